@@ -1,0 +1,4 @@
+//! Integration tests: one binary, one module per area, every test against a
+//! real throwaway PostgreSQL cluster from [`pgqd::tempcluster`].
+
+mod harness;
