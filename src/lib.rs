@@ -7,6 +7,12 @@
 //!   into validated types;
 //! - [`connstr`]: libpq-style connection settings (key/value and URI strings,
 //!   `PG*` variables, `.pgpass`, `sslmode`) turned into `tokio_postgres` configs;
+//! - [`supervisor`]: discovers databases and runs one worker per database
+//!   (ticker, retry, maintenance), see [`run`] and [`Daemon`];
+//! - [`engine`]: the PgQ SQL surface, the only place that writes SQL;
+//! - [`policy`]: pure scheduling and backoff decisions;
+//! - [`metrics`]: every exported metric, declared once;
+//! - [`logging`]: stderr, log file or journald output;
 //! - [`tempcluster`]: throwaway PostgreSQL clusters for tests, benchmarks and
 //!   `pgqd demo`.
 
@@ -22,4 +28,22 @@
 
 pub mod config;
 pub mod connstr;
+pub mod engine;
+pub mod logging;
+pub mod metrics;
+pub mod pidfile;
+pub mod policy;
+pub mod supervisor;
 pub mod tempcluster;
+mod worker;
+
+pub use supervisor::{Daemon, DbState, Handle, RunError};
+
+/// Runs the daemon with `config` until `shutdown` is cancelled.
+pub async fn run(
+    config: config::Config,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), RunError> {
+    Daemon::new(config)?.run(shutdown).await;
+    Ok(())
+}

@@ -1,5 +1,195 @@
-//! The `pgqd` command line.
+//! The `pgqd` command line: parses arguments, loads the configuration,
+//! sets up logging, metrics and signals, runs the daemon and maps the
+//! outcome to an exit code.
 
-fn main() {
-    println!("pgqd {}", env!("CARGO_PKG_VERSION"));
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use futures_util::StreamExt;
+use pgqd::config;
+use pgqd::logging::{self, Output};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// Exit status for an unusable configuration (sysexits EX_CONFIG), so that
+/// systemd's RestartPreventExitStatus can stop a restart loop.
+const EXIT_CONFIG: u8 = 78;
+
+/// PgQ ticker and maintenance daemon for a whole PostgreSQL cluster.
+#[derive(Debug, Parser)]
+#[command(name = "pgqd", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file: TOML, or a legacy pgqd.ini.
+    config: Option<PathBuf>,
+
+    /// Validate FILE and exit 0 if it is usable, 1 with every problem listed.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+
+    /// Print an annotated sample TOML configuration with every key.
+    #[arg(long)]
+    print_config: bool,
+
+    /// Print a sample legacy pgqd.ini.
+    #[arg(long)]
+    ini: bool,
+
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// No log output on stderr.
+    #[arg(short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.print_config {
+        print!("{}", config::sample_config());
+        return ExitCode::SUCCESS;
+    }
+    if cli.ini {
+        print!("{}", config::sample_ini());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(path) = &cli.check_config {
+        return check_config(path);
+    }
+    let Some(path) = cli.config.clone() else {
+        eprintln!("pgqd requires a config file (see --help)");
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let loaded = match config::load_file(&path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let output = match logging::choose_output(loaded.config.logfile.as_deref(), cli.quiet) {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("opening the log file: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    logging::init(&output, cli.verbose);
+    for warning in &loaded.warnings {
+        warn!("{}: {warning}", path.display());
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(path, loaded.config, output))
+}
+
+fn check_config(path: &Path) -> ExitCode {
+    match config::load_file(path) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                println!("warning: {warning}");
+            }
+            println!("{}: configuration ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(path: PathBuf, config: config::Config, output: Output) -> ExitCode {
+    info!("Starting pgqd {}", env!("CARGO_PKG_VERSION"));
+    if let Err(e) = pgqd::metrics::install(config.metrics_listen) {
+        error!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let _pidfile = match config
+        .pidfile
+        .as_deref()
+        .map(pgqd::pidfile::Pidfile::create)
+    {
+        Some(Err(e)) => {
+            error!("{e}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let daemon = match pgqd::Daemon::new(config) {
+        Ok(d) => d,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let handle = daemon.handle();
+    let shutdown = CancellationToken::new();
+    let signals = match signal_hook_tokio::Signals::new([SIGHUP, SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("installing signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signal_task = tokio::spawn(handle_signals(
+        signals,
+        path,
+        handle,
+        shutdown.clone(),
+        output,
+    ));
+    daemon.run(shutdown).await;
+    signal_task.abort();
+    ExitCode::SUCCESS
+}
+
+/// Turns signals into intents: SIGHUP reloads (a bad file keeps the old
+/// configuration), SIGINT and SIGTERM stop gracefully.
+async fn handle_signals(
+    mut signals: signal_hook_tokio::Signals,
+    path: PathBuf,
+    handle: pgqd::Handle,
+    shutdown: CancellationToken,
+    output: Output,
+) {
+    while let Some(signal) = signals.next().await {
+        match signal {
+            SIGHUP => {
+                info!("Got SIGHUP, re-reading config");
+                if let Output::File(file) = &output {
+                    if let Err(e) = file.reopen() {
+                        warn!("reopening the log file: {e}");
+                    }
+                }
+                match config::load_file(&path) {
+                    Ok(loaded) => {
+                        for warning in &loaded.warnings {
+                            warn!("{}: {warning}", path.display());
+                        }
+                        handle.reload(loaded.config);
+                    }
+                    Err(e) => error!(
+                        "{}: reload rejected, keeping the running configuration: {e}",
+                        path.display()
+                    ),
+                }
+            }
+            other => {
+                info!(signal = other, "shutting down");
+                shutdown.cancel();
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, one module per area, every test against a
 //! real throwaway PostgreSQL cluster from [`pgqd::tempcluster`].
 
+mod daemon;
 mod harness;

@@ -1,0 +1,279 @@
+//! Pure decisions: when a database next needs a ticker call, and how long to
+//! wait before reconnecting. No I/O here, so every rule is unit-tested.
+//!
+//! # Tick scheduling
+//! PgQ's `pgq.ticker()` decides per queue whether to tick: when at least
+//! `ticker_max_count` new events exist, or new events exist and the last
+//! tick is `ticker_max_lag` old, or (idle) when the last tick is older than
+//! both half the max lag and twice the previous gap (capped by
+//! `ticker_idle_period`). The daemon does not poll every database every
+//! second; it wakes a database at the earliest moment one of its queues can
+//! be due:
+//! - a queue with pending events is due when its max lag is reached, or
+//!   sooner when the observed event rate will fill `ticker_max_count` first;
+//! - an idle queue is due at its next idle tick;
+//! - an idle queue can become due at any moment by a producer's commit, so it
+//!   is looked at again within `ticker_max_lag + ticker_period`: an event
+//!   committed at any time is then ticked at most that long after its commit.
+//!   This is the latency bound the daemon guarantees.
+
+use std::time::Duration;
+
+/// The shortest sleep between two ticker calls on one database, so that a
+/// queue configured with extreme settings cannot make the daemon spin.
+pub const MIN_TICK_INTERVAL: Duration = Duration::from_millis(10);
+
+/// What the daemon knows about one tickable queue at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueTickState {
+    /// `queue_ticker_max_count`.
+    pub max_count: i64,
+    /// `queue_ticker_max_lag`.
+    pub max_lag: Duration,
+    /// `queue_ticker_idle_period`.
+    pub idle_period: Duration,
+    /// Time since the newest tick; `None` when the queue has no tick yet.
+    pub since_last_tick: Option<Duration>,
+    /// Gap between the newest tick and the one before; `None` if only one.
+    pub prev_gap: Option<Duration>,
+    /// Events inserted since the newest tick (sequence difference).
+    pub new_events: i64,
+}
+
+/// How long until `queue` can next be due for a tick, given that the
+/// database is looked at least every `ticker_period` beyond the max lag.
+pub fn queue_next_due(queue: &QueueTickState, ticker_period: Duration) -> Duration {
+    let Some(since) = queue.since_last_tick else {
+        return Duration::ZERO;
+    };
+    // Even when nothing is pending, a commit may make the queue due at any
+    // moment; look again soon enough to honour the latency bound.
+    let watch = queue.max_lag + ticker_period;
+    if queue.new_events > 0 {
+        if queue.new_events >= queue.max_count {
+            return Duration::ZERO;
+        }
+        let by_lag = queue.max_lag.saturating_sub(since);
+        let by_count = time_to_fill(queue, since).unwrap_or(by_lag);
+        return by_lag.min(by_count);
+    }
+    let idle_due = match queue.prev_gap {
+        None => Duration::ZERO,
+        Some(gap) => {
+            let idle_spacing = (gap * 2).min(queue.idle_period);
+            (queue.max_lag / 2).max(idle_spacing).saturating_sub(since)
+        }
+    };
+    idle_due.min(watch)
+}
+
+/// Predicts when `max_count` events will exist at the rate seen since the
+/// last tick; `None` when there is no rate to go by.
+fn time_to_fill(queue: &QueueTickState, since: Duration) -> Option<Duration> {
+    if since.is_zero() || queue.new_events <= 0 {
+        return None;
+    }
+    let rate = queue.new_events as f64 / since.as_secs_f64();
+    let missing = (queue.max_count - queue.new_events) as f64;
+    Duration::try_from_secs_f64(missing / rate).ok()
+}
+
+/// How long the database's ticker may sleep: until the earliest queue is
+/// due, never shorter than [`MIN_TICK_INTERVAL`]. Without queues it looks
+/// again after `ticker_period`, to notice queues created meanwhile.
+pub fn next_tick_delay(queues: &[QueueTickState], ticker_period: Duration) -> Duration {
+    queues
+        .iter()
+        .map(|q| queue_next_due(q, ticker_period))
+        .min()
+        .unwrap_or(ticker_period)
+        .max(MIN_TICK_INTERVAL)
+}
+
+/// Exponential reconnect backoff with jitter, so that many databases that
+/// lost their server together do not reconnect in lockstep.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// A backoff that starts at `min` and doubles up to `max`.
+    pub fn new(min: Duration, max: Duration) -> Self {
+        Backoff {
+            min,
+            max: max.max(min),
+            attempt: 0,
+        }
+    }
+
+    /// The delay before the next attempt; `unit` is a random number in
+    /// `[0, 1)` that picks a point in the upper half of the current step.
+    pub fn next_delay(&mut self, unit: f64) -> Duration {
+        let step = self
+            .min
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let unit = unit.clamp(0.0, 1.0);
+        step.mul_f64(0.5 + unit / 2.0)
+    }
+
+    /// Forgets past failures after a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// How many attempts failed in a row.
+    pub fn failures(&self) -> u32 {
+        self.attempt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(secs: f64) -> Duration {
+        Duration::from_secs_f64(secs)
+    }
+
+    fn queue(since: Option<f64>, gap: Option<f64>, new_events: i64) -> QueueTickState {
+        QueueTickState {
+            max_count: 500,
+            max_lag: s(3.0),
+            idle_period: s(60.0),
+            since_last_tick: since.map(s),
+            prev_gap: gap.map(s),
+            new_events,
+        }
+    }
+
+    const PERIOD: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn fresh_queue_is_due_now() {
+        assert_eq!(
+            queue_next_due(&queue(None, None, 0), PERIOD),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn full_queue_is_due_now() {
+        assert_eq!(
+            queue_next_due(&queue(Some(0.1), Some(1.0), 500), PERIOD),
+            Duration::ZERO
+        );
+        assert_eq!(
+            queue_next_due(&queue(Some(0.1), Some(1.0), 9000), PERIOD),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn pending_events_wait_for_max_lag() {
+        // 1 event in 1 s: filling 500 would take far longer than the lag.
+        assert_eq!(
+            queue_next_due(&queue(Some(1.0), Some(3.0), 1), PERIOD),
+            s(2.0)
+        );
+        // Past the lag: due now.
+        assert_eq!(
+            queue_next_due(&queue(Some(4.0), Some(3.0), 1), PERIOD),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn fast_producer_is_ticked_when_max_count_will_be_reached() {
+        // 250 events in 0.5 s: 500 reached after another 0.5 s, before the lag.
+        let due = queue_next_due(&queue(Some(0.5), Some(3.0), 250), PERIOD);
+        assert!((due.as_secs_f64() - 0.5).abs() < 1e-9, "{due:?}");
+    }
+
+    #[test]
+    fn idle_queue_follows_the_doubling_rule_until_the_idle_period() {
+        // Gap 4 s: next idle tick 8 s after the last one.
+        assert_eq!(
+            queue_next_due(&queue(Some(1.0), Some(4.0), 0), s(10.0)),
+            s(7.0)
+        );
+        // Gap 100 s: capped by the 60 s idle period.
+        assert_eq!(
+            queue_next_due(&queue(Some(1.0), Some(100.0), 0), s(100.0)),
+            s(59.0)
+        );
+        // Tiny gap: at least half the max lag.
+        assert_eq!(
+            queue_next_due(&queue(Some(0.5), Some(0.1), 0), s(10.0)),
+            s(1.0)
+        );
+        // A single tick only: due now.
+        assert_eq!(
+            queue_next_due(&queue(Some(0.5), None, 0), PERIOD),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn idle_queue_is_watched_within_max_lag_plus_period() {
+        // Idle tick 59 s away, but a commit must be seen within 3 s + 1 s.
+        assert_eq!(
+            queue_next_due(&queue(Some(1.0), Some(60.0), 0), PERIOD),
+            s(4.0)
+        );
+    }
+
+    #[test]
+    fn negative_new_events_count_as_idle() {
+        assert_eq!(
+            queue_next_due(&queue(Some(1.0), Some(60.0), -5), PERIOD),
+            s(4.0)
+        );
+    }
+
+    #[test]
+    fn sub_second_queue_gets_sub_second_ticks() {
+        let mut q = queue(Some(0.01), Some(0.05), 3);
+        q.max_lag = s(0.05);
+        let due = queue_next_due(&q, PERIOD);
+        assert!((due.as_secs_f64() - 0.04).abs() < 1e-9, "{due:?}");
+    }
+
+    #[test]
+    fn database_delay_is_the_earliest_queue_with_a_floor() {
+        let slow = queue(Some(1.0), Some(60.0), 0);
+        let busy = queue(Some(2.5), Some(3.0), 10);
+        assert_eq!(next_tick_delay(&[slow.clone(), busy], PERIOD), s(0.5));
+        assert_eq!(next_tick_delay(&[slow], PERIOD), s(4.0));
+        assert_eq!(
+            next_tick_delay(&[queue(None, None, 0)], PERIOD),
+            MIN_TICK_INTERVAL
+        );
+        assert_eq!(next_tick_delay(&[], PERIOD), PERIOD);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_resets() {
+        let mut b = Backoff::new(s(0.25), s(2.0));
+        assert_eq!(b.next_delay(1.0), s(0.25));
+        assert_eq!(b.next_delay(1.0), s(0.5));
+        assert_eq!(b.next_delay(0.0), s(0.5));
+        assert_eq!(b.next_delay(1.0), s(2.0));
+        assert_eq!(b.next_delay(1.0), s(2.0), "capped");
+        assert_eq!(b.failures(), 5);
+        b.reset();
+        assert_eq!(b.next_delay(0.0), s(0.125));
+    }
+
+    #[test]
+    fn backoff_survives_many_failures() {
+        let mut b = Backoff::new(s(0.25), s(30.0));
+        for _ in 0..1000 {
+            assert!(b.next_delay(0.5) <= s(30.0));
+        }
+    }
+}

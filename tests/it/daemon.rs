@@ -1,0 +1,501 @@
+//! The daemon in-process against real clusters: discovery, both engines,
+//! ticking, maintenance, retry, restarts, standby, HA, reload and stop.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use pgqd::config::{self, Config, Format};
+use pgqd::tempcluster::{StopMode, TempCluster};
+use pgqd::{Daemon, DbState, Handle};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+/// Upper bound for anything a test waits for; generous, since CI is noisy.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A config for `cluster` with quick periods, plus `extra` TOML lines.
+fn config_for(cluster: &TempCluster, extra: &str) -> Config {
+    let text = format!(
+        "base_connstr = \"{}\"\ncheck_period = \"200ms\"\nticker_period = \"100ms\"\n\
+         retry_period = \"200ms\"\nmaint_period = \"300ms\"\nreconnect_min = \"50ms\"\n\
+         metrics_listen = \"\"\n{extra}",
+        cluster.base_connstr()
+    );
+    config::parse_str(&text, Format::Toml)
+        .expect("test config is valid")
+        .config
+}
+
+/// A daemon running in the background of the test.
+struct Running {
+    handle: Handle,
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    fn start(config: Config) -> Self {
+        let daemon = Daemon::new(config).expect("daemon starts");
+        let handle = daemon.handle();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(daemon.run(shutdown.clone()));
+        Running {
+            handle,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn wait_for(&self, what: &str, check: impl FnMut(&BTreeMap<String, DbState>) -> bool) {
+        if timeout(PATIENCE, self.handle.wait_for(check))
+            .await
+            .is_err()
+        {
+            panic!(
+                "timed out waiting for {what}; status: {:?}",
+                self.handle.status()
+            );
+        }
+    }
+
+    async fn wait_state(&self, db: &str, label: &str) {
+        self.wait_for(&format!("{db} to be {label}"), |s| {
+            s.get(db).is_some_and(|st| st.label() == label)
+        })
+        .await;
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        timeout(PATIENCE, self.task)
+            .await
+            .expect("daemon stops in time")
+            .unwrap();
+    }
+}
+
+/// Polls `sql` (one value) until it returns `want`.
+async fn wait_value(cluster: &TempCluster, db: &str, sql: &str, want: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let got = cluster.psql(db, sql).unwrap();
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql} on {db}: still {got:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn last_tick(cluster: &TempCluster, db: &str, queue: &str) -> i64 {
+    cluster
+        .psql(
+            db,
+            &format!("select coalesce(last_tick_id, 0) from pgq.get_queue_info('{queue}')"),
+        )
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Waits until the queue has a tick newer than `after`.
+async fn wait_tick_after(cluster: &TempCluster, db: &str, queue: &str, after: i64) -> i64 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let tick = last_tick(cluster, db, queue);
+        if tick > after {
+            return tick;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{db}/{queue} stuck at tick {tick}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Creates a queue with a consumer and a quick tick policy.
+fn make_queue(cluster: &TempCluster, db: &str, queue: &str) {
+    cluster
+        .psql(
+            db,
+            &format!(
+                "select pgq.create_queue('{queue}');
+                 select pgq.set_queue_config('{queue}', 'ticker_max_lag', '0.1');
+                 select pgq.set_queue_config('{queue}', 'ticker_idle_period', '1');
+                 select pgq.register_consumer('{queue}', 'c1');"
+            ),
+        )
+        .unwrap();
+}
+
+/// Reads batches for `consumer` until `want` events arrived or time runs
+/// out; returns the event payloads in delivery order.
+async fn consume(
+    cluster: &TempCluster,
+    db: &str,
+    queue: &str,
+    consumer: &str,
+    want: usize,
+) -> Vec<String> {
+    let client = cluster.connect(db).await.unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    while seen.len() < want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {want} events arrived: {seen:?}",
+            seen.len()
+        );
+        let batch: Option<i64> = client
+            .query_one("select pgq.next_batch($1, $2)", &[&queue, &consumer])
+            .await
+            .unwrap()
+            .get(0);
+        let Some(batch) = batch else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        for row in client
+            .query("select ev_data from pgq.get_batch_events($1)", &[&batch])
+            .await
+            .unwrap()
+        {
+            seen.push(row.get::<_, String>(0));
+        }
+        client
+            .query_one("select pgq.finish_batch($1)", &[&batch])
+            .await
+            .unwrap();
+    }
+    seen
+}
+
+/// Reads every batch ready now; returns the events in delivery order.
+async fn drain(client: &tokio_postgres::Client, queue: &str, consumer: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let batch: Option<i64> = client
+            .query_one("select pgq.next_batch($1, $2)", &[&queue, &consumer])
+            .await
+            .unwrap()
+            .get(0);
+        let Some(batch) = batch else {
+            return seen;
+        };
+        for row in client
+            .query("select ev_data from pgq.get_batch_events($1)", &[&batch])
+            .await
+            .unwrap()
+        {
+            seen.push(row.get::<_, String>(0));
+        }
+        client
+            .query_one("select pgq.finish_batch($1)", &[&batch])
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn ticks_both_engines_and_ignores_databases_without_pgq() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("cext").unwrap();
+    cluster.install_pgq_extension("cext").unwrap();
+    cluster.create_database("ours").unwrap();
+    cluster.install_engine("ours").unwrap();
+    cluster.create_database("plain").unwrap();
+    for db in ["cext", "ours"] {
+        make_queue(&cluster, db, "q");
+    }
+    let daemon = Running::start(config_for(&cluster, ""));
+    daemon.wait_state("cext", "ticking").await;
+    daemon.wait_state("ours", "ticking").await;
+    daemon.wait_state("plain", "no_pgq").await;
+    assert!(daemon.handle.status().contains_key("postgres"));
+    assert!(
+        !daemon.handle.status().contains_key("template1"),
+        "templates are skipped"
+    );
+    for db in ["cext", "ours"] {
+        cluster
+            .psql(db, "select pgq.insert_event('q', 't', 'one'); select pgq.insert_event('q', 't', 'two')")
+            .unwrap();
+        let events = consume(&cluster, db, "q", "c1", 2).await;
+        assert_eq!(events, ["one", "two"], "{db}: each event once, in order");
+    }
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_picks_up_new_databases_and_releases_dropped_ones() {
+    let cluster = TempCluster::start().unwrap();
+    let daemon = Running::start(config_for(&cluster, ""));
+    daemon.wait_state("postgres", "no_pgq").await;
+
+    cluster.create_database("late").unwrap();
+    daemon.wait_state("late", "no_pgq").await;
+
+    // PgQ installed after the daemon found the database.
+    cluster.install_pgq_extension("late").unwrap();
+    make_queue(&cluster, "late", "q");
+    daemon.wait_state("late", "ticking").await;
+    let first = last_tick(&cluster, "late", "q");
+    cluster
+        .psql("late", "select pgq.insert_event('q', 't', 'x')")
+        .unwrap();
+    wait_tick_after(&cluster, "late", "q", first).await;
+
+    cluster.drop_database("late").unwrap();
+    daemon
+        .wait_for("the dropped database to be released", |s| {
+            !s.contains_key("late")
+        })
+        .await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn database_list_limits_the_set() {
+    let cluster = TempCluster::start().unwrap();
+    for db in ["a", "b"] {
+        cluster.create_database(db).unwrap();
+        cluster.install_pgq_extension(db).unwrap();
+    }
+    let daemon = Running::start(config_for(&cluster, "database_list = [\"a\"]"));
+    daemon.wait_state("a", "ticking").await;
+    let status = daemon.handle.status();
+    assert_eq!(status.keys().collect::<Vec<_>>(), ["a"]);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn maintenance_rotates_tables_without_losing_events() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    make_queue(&cluster, "db", "q");
+    cluster
+        .psql(
+            "db",
+            "select pgq.set_queue_config('q', 'rotation_period', '0.2 seconds')",
+        )
+        .unwrap();
+    let daemon = Running::start(config_for(&cluster, ""));
+    daemon.wait_state("db", "ticking").await;
+
+    // Produce across several rotations while the consumer keeps reading,
+    // as a live consumer does (rotation waits for the slowest consumer).
+    let client = cluster.connect("db").await.unwrap();
+    let mut expected = Vec::new();
+    let mut delivered = Vec::new();
+    for round in 0..6 {
+        let payload = format!("ev{round}");
+        cluster
+            .psql(
+                "db",
+                &format!("select pgq.insert_event('q', 't', '{payload}')"),
+            )
+            .unwrap();
+        expected.push(payload);
+        let table: i32 = cluster
+            .psql("db", "select queue_cur_table from pgq.queue")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            delivered.extend(drain(&client, "q", "c1").await);
+            let now: i32 = cluster
+                .psql("db", "select queue_cur_table from pgq.queue")
+                .unwrap()
+                .parse()
+                .unwrap();
+            if now != table {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no rotation in round {round}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while delivered.len() < expected.len() && tokio::time::Instant::now() < deadline {
+        delivered.extend(drain(&client, "q", "c1").await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        delivered, expected,
+        "every event once, none lost to rotation"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn retry_events_come_back_to_their_consumer() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    make_queue(&cluster, "db", "q");
+    cluster
+        .psql("db", "select pgq.register_consumer('q', 'c2')")
+        .unwrap();
+    let daemon = Running::start(config_for(&cluster, ""));
+    daemon.wait_state("db", "ticking").await;
+    cluster
+        .psql(
+            "db",
+            "select pgq.insert_event('q', 't', 'e' || i) from generate_series(1, 25) i",
+        )
+        .unwrap();
+
+    // c1 retries every event of its first batches; c2 just reads.
+    let client = cluster.connect("db").await.unwrap();
+    let mut retried = 0;
+    while retried < 25 {
+        let batch: Option<i64> = client
+            .query_one("select pgq.next_batch('q', 'c1')", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if let Some(batch) = batch {
+            let n: i32 = client
+                .query_one("select pgq.batch_retry($1, 0)", &[&batch])
+                .await
+                .unwrap()
+                .get(0);
+            retried += n;
+            client
+                .query_one("select pgq.finish_batch($1)", &[&batch])
+                .await
+                .unwrap();
+        } else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // The daemon drains the retry queue (more than one call's worth).
+    wait_value(&cluster, "db", "select count(*) from pgq.retry_queue", "0").await;
+    let mut again = consume(&cluster, "db", "q", "c1", 25).await;
+    again.sort();
+    let mut want: Vec<String> = (1..=25).map(|i| format!("e{i}")).collect();
+    want.sort();
+    assert_eq!(again, want, "each retried event came back once to c1");
+    let other = consume(&cluster, "db", "q", "c2", 25).await;
+    assert_eq!(other.len(), 25, "c2 saw each event once, no retried copies");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn resumes_after_fast_and_immediate_restarts() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    make_queue(&cluster, "db", "q");
+    let daemon = Running::start(config_for(&cluster, "reconnect_max = \"30s\""));
+    daemon.wait_state("db", "ticking").await;
+    for mode in [StopMode::Fast, StopMode::Immediate] {
+        cluster.stop(mode).unwrap();
+        daemon.wait_state("db", "down").await;
+        cluster.start_server().unwrap();
+        let before = last_tick(&cluster, "db", "q");
+        cluster
+            .psql("db", "select pgq.insert_event('q', 't', 'after restart')")
+            .unwrap();
+        // Even with a 30 s backoff cap, the server coming back wakes the
+        // worker; the tight bound lives in the benchmark.
+        let started = std::time::Instant::now();
+        wait_tick_after(&cluster, "db", "q", before).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{mode:?}: resumed"
+        );
+    }
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn standby_is_left_alone_until_promoted() {
+    let primary = TempCluster::start().unwrap();
+    primary.create_database("db").unwrap();
+    primary.install_pgq_extension("db").unwrap();
+    make_queue(&primary, "db", "q");
+    let standby = primary.create_standby().unwrap();
+    wait_value(&standby, "db", "select count(*) from pgq.queue", "1").await;
+    let daemon = Running::start(config_for(&standby, ""));
+    daemon.wait_state("db", "standby").await;
+    let tick = last_tick(&standby, "db", "q");
+    standby.promote().unwrap();
+    daemon.wait_state("db", "ticking").await;
+    standby
+        .psql("db", "select pgq.insert_event('q', 't', 'x')")
+        .unwrap();
+    wait_tick_after(&standby, "db", "q", tick).await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn one_of_two_daemons_ticks_and_the_other_takes_over() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    make_queue(&cluster, "db", "q");
+    let config = config_for(&cluster, "database_list = [\"db\"]");
+    let first = Running::start(config.clone());
+    first.wait_state("db", "ticking").await;
+    let second = Running::start(config);
+    second.wait_state("db", "follower").await;
+    assert_eq!(first.handle.status()["db"].label(), "ticking");
+
+    first.stop().await;
+    second.wait_state("db", "ticking").await;
+    let tick = last_tick(&cluster, "db", "q");
+    cluster
+        .psql("db", "select pgq.insert_event('q', 't', 'x')")
+        .unwrap();
+    wait_tick_after(&cluster, "db", "q", tick).await;
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn bad_reload_keeps_the_running_configuration() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    make_queue(&cluster, "db", "q");
+    let daemon = Running::start(config_for(&cluster, ""));
+    daemon.wait_state("db", "ticking").await;
+    let mut broken = config_for(&cluster, "");
+    broken.base_connstr = "host=".into();
+    broken.base_connstr.push_str("'unterminated");
+    daemon.handle.reload(broken);
+    let tick = last_tick(&cluster, "db", "q");
+    cluster
+        .psql("db", "select pgq.insert_event('q', 't', 'x')")
+        .unwrap();
+    wait_tick_after(&cluster, "db", "q", tick).await;
+    assert_eq!(daemon.handle.status()["db"].label(), "ticking");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_stop_is_prompt_and_releases_connections() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    let daemon = Running::start(config_for(
+        &cluster,
+        "application_name = \"pgqd-stop-test\"",
+    ));
+    daemon.wait_state("db", "ticking").await;
+    let sessions =
+        "select count(*) from pg_stat_activity where application_name = 'pgqd-stop-test'";
+    assert_ne!(cluster.psql("postgres", sessions).unwrap(), "0");
+    daemon.stop().await;
+    wait_value(&cluster, "postgres", sessions, "0").await;
+}
