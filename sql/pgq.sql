@@ -151,10 +151,12 @@ begin
             ('pgq._insert_bulk_dyn(integer,integer,text[],text[],text[],text[],text[],text[])', 'i_queue_id integer, i_cur_table integer, i_types text[], i_datas text[], i_e1 text[], i_e2 text[], i_e3 text[], i_e4 text[]', 'bigint'),
             ('pgq._insert_event_core(integer,integer,text,boolean,integer,bigint,timestamp with time zone,integer,integer,text,text,text,text,text,text)', 'i_queue_id integer, i_cur_table integer, i_queue_name text, i_disable boolean, i_limit integer, i_ev_id bigint, i_ev_time timestamp with time zone, i_ev_owner integer, i_ev_retry integer, i_ev_type text, i_ev_data text, i_ev_extra1 text, i_ev_extra2 text, i_ev_extra3 text, i_ev_extra4 text', 'bigint'),
             ('pgq._insert_event_dyn(integer,integer,text,boolean,integer,bigint,timestamp with time zone,integer,integer,text,text,text,text,text,text)', 'i_queue_id integer, i_cur_table integer, i_queue_name text, i_disable boolean, i_limit integer, i_ev_id bigint, i_ev_time timestamp with time zone, i_ev_owner integer, i_ev_retry integer, i_ev_type text, i_ev_data text, i_ev_extra1 text, i_ev_extra2 text, i_ev_extra3 text, i_ev_extra4 text', 'bigint'),
+            ('pgq._queue_seqs()', 'OUT queue_id integer, OUT event_seq regclass, OUT seq_start bigint', 'SETOF record'),
             ('pgq._regen_dispatch()', '', 'integer'),
             ('pgq._seq_last(regclass)', 'i_seq regclass', 'bigint'),
             ('pgq._unticked_events(integer,txid_snapshot)', 'i_queue_id integer, i_snap txid_snapshot', 'boolean'),
-            ('pgq._unticked_events_dyn(integer,txid_snapshot)', 'i_queue_id integer, i_snap txid_snapshot', 'boolean'),
+            ('pgq._unticked_events_dyn(integer,integer,bigint,bigint[])', 'i_queue_id integer, i_table integer, i_xmax bigint, i_xip bigint[]', 'boolean'),
+            ('pgq._unticked_events_in(integer,integer,bigint,bigint[])', 'i_queue_id integer, i_table integer, i_xmax bigint, i_xip bigint[]', 'boolean'),
             ('pgq.batch_event_sql(bigint)', 'x_batch_id bigint', 'text'),
             ('pgq.batch_event_tables(bigint)', 'x_batch_id bigint', 'SETOF text'),
             ('pgq.batch_retry(bigint,integer)', 'i_batch_id bigint, i_retry_seconds integer', 'integer'),
@@ -660,7 +662,7 @@ $$;
 
 create or replace function pgq.grant_perms(x_queue_name text)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
     v_n int4;
@@ -735,7 +737,7 @@ $$;
 create or replace function pgq.insert_event(queue_name text, ev_type text, ev_data text,
         ev_extra1 text, ev_extra2 text, ev_extra3 text, ev_extra4 text)
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
 begin
@@ -766,7 +768,7 @@ create or replace function pgq.insert_event_bulk(queue_name text, ev_types text[
         ev_extra1s text[] default null, ev_extra2s text[] default null,
         ev_extra3s text[] default null, ev_extra4s text[] default null)
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
     v_n int4;
@@ -879,7 +881,7 @@ $$;
 
 create or replace function pgq.ticker(i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamptz, i_event_seq bigint)
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
 begin
@@ -899,7 +901,7 @@ $$;
 
 create or replace function pgq.ticker(i_queue_name text)
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
     t record;
@@ -972,7 +974,7 @@ $$;
 
 create or replace function pgq.ticker()
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     v_names text[];
     v_name text;
@@ -1007,7 +1009,7 @@ $$;
 
 create or replace function pgq.force_tick(i_queue_name text)
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
     v_seq regclass;
@@ -1033,7 +1035,7 @@ $$;
 
 create or replace function pgq.create_queue(i_queue_name text)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     v_id int4;
     v_pfx text;
@@ -1079,7 +1081,7 @@ $$;
 
 create or replace function pgq.drop_queue(x_queue_name text, x_force bool)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     q record;
     r record;
@@ -1124,7 +1126,7 @@ $$;
 
 create or replace function pgq.set_queue_config(x_queue_name text, x_param_name text, x_param_value text)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     v_col text;
 begin
@@ -1152,7 +1154,7 @@ $$;
 
 create or replace function pgq.register_consumer_at(x_queue_name text, x_consumer_name text, x_tick_pos bigint)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     v_queue int4;
     v_consumer int4;
@@ -1204,7 +1206,7 @@ $$;
 
 create or replace function pgq.register_consumer(x_queue_name text, x_consumer_id text)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     return pgq.register_consumer_at(x_queue_name, x_consumer_id, null);
 end;
@@ -1212,7 +1214,7 @@ $$;
 
 create or replace function pgq.unregister_consumer(x_queue_name text, x_consumer_name text)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     s record;
     v_cnt int4;
@@ -1284,7 +1286,7 @@ create or replace function pgq.next_batch_custom(i_queue_name text, i_consumer_n
         out cur_tick_time timestamptz, out prev_tick_time timestamptz,
         out cur_tick_event_seq int8, out prev_tick_event_seq int8)
 language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     s record;
 begin
@@ -1370,7 +1372,7 @@ $$;
 
 create or replace function pgq.finish_batch(x_batch_id bigint)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     update pgq.subscription
        set sub_active = now(), sub_last_tick = sub_next_tick,
@@ -1538,7 +1540,7 @@ $$;
 
 create or replace function pgq.event_retry(x_batch_id bigint, x_event_id bigint, x_retry_time timestamptz)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     s record;
 begin
@@ -1567,7 +1569,7 @@ $$;
 
 create or replace function pgq.event_retry(x_batch_id bigint, x_event_id bigint, x_retry_seconds integer)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     return pgq.event_retry(x_batch_id, x_event_id, current_timestamp + x_retry_seconds * interval '1 second');
 end;
@@ -1575,7 +1577,7 @@ $$;
 
 create or replace function pgq.batch_retry(i_batch_id bigint, i_retry_seconds integer)
 returns integer language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     s record;
     v_cnt integer;
@@ -1603,7 +1605,7 @@ create or replace function pgq.event_retry_raw(x_queue text, x_consumer text, x_
         x_ev_id bigint, x_ev_time timestamptz, x_ev_retry integer, x_ev_type text, x_ev_data text,
         x_ev_extra1 text, x_ev_extra2 text, x_ev_extra3 text, x_ev_extra4 text)
 returns bigint language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 declare
     s record;
     v_id bigint;
@@ -1702,7 +1704,7 @@ create or replace function pgq.get_consumer_info(i_queue_name text, i_consumer_n
         out queue_name text, out consumer_name text, out lag interval, out last_seen interval,
         out last_tick bigint, out current_batch bigint, out next_tick bigint, out pending_events bigint)
 returns setof record language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     return query
     select q.queue_name, c.co_name, now() - t.tick_time, now() - s.sub_active,
@@ -1723,7 +1725,7 @@ create or replace function pgq.get_consumer_info(i_queue_name text,
         out queue_name text, out consumer_name text, out lag interval, out last_seen interval,
         out last_tick bigint, out current_batch bigint, out next_tick bigint, out pending_events bigint)
 returns setof record language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     return query select * from pgq.get_consumer_info(i_queue_name, null);
 end;
@@ -1733,7 +1735,7 @@ create or replace function pgq.get_consumer_info(
         out queue_name text, out consumer_name text, out lag interval, out last_seen interval,
         out last_tick bigint, out current_batch bigint, out next_tick bigint, out pending_events bigint)
 returns setof record language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     return query select * from pgq.get_consumer_info(null, null);
 end;
@@ -1743,7 +1745,7 @@ create or replace function pgq.get_batch_info(x_batch_id bigint,
         out queue_name text, out consumer_name text, out batch_start timestamptz, out batch_end timestamptz,
         out prev_tick_id bigint, out tick_id bigint, out lag interval, out seq_start bigint, out seq_end bigint)
 language plpgsql security definer
-set search_path = pg_catalog, pg_temp as $$
+set search_path = '' as $$
 begin
     select q.queue_name, c.co_name, prev.tick_time, cur.tick_time, s.sub_last_tick, s.sub_next_tick,
            now() - cur.tick_time, prev.tick_event_seq, cur.tick_event_seq

@@ -1,0 +1,1 @@
+select pgq.insert_event('bq', 'type', 'payload data for one event');
