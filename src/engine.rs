@@ -171,14 +171,15 @@ pub async fn tick_schedule(client: &Client) -> Result<Vec<QueueSchedule>, tokio_
                     extract(epoch from q.queue_ticker_idle_period)::float8,
                     extract(epoch from now() - t.tick_time)::float8,
                     extract(epoch from t.tick_time - p.tick_time)::float8,
-                    (pgq.seq_getval(q.queue_event_seq) - t.tick_event_seq)::int8
+                    (pgq.seq_getval(q.queue_event_seq) - t.tick_event_seq)::int8,
+                    (t.tick_event_seq - p.tick_event_seq)::int8
                from pgq.queue q
                left join lateral (
                     select tick_id, tick_time, tick_event_seq from pgq.tick
                      where tick_queue = q.queue_id
                      order by tick_queue desc, tick_id desc limit 1) t on true
                left join lateral (
-                    select tick_time from pgq.tick
+                    select tick_time, tick_event_seq from pgq.tick
                      where tick_queue = q.queue_id and tick_id < t.tick_id
                      order by tick_queue desc, tick_id desc limit 1) p on true
               where not q.queue_external_ticker and not q.queue_ticker_paused",
@@ -201,6 +202,7 @@ pub async fn tick_schedule(client: &Client) -> Result<Vec<QueueSchedule>, tokio_
                     since_last_tick: secs(4),
                     prev_gap: secs(5),
                     new_events: row.get::<_, Option<i64>>(6).unwrap_or(0),
+                    prev_events: row.get::<_, Option<i64>>(7).unwrap_or(0),
                 },
             }
         })

@@ -13,6 +13,7 @@
 //! - [`policy`]: pure scheduling and backoff decisions;
 //! - [`metrics`]: every exported metric, declared once;
 //! - [`logging`]: stderr, log file or journald output;
+//! - [`demo`]: `pgqd demo`, the product end to end on a throwaway cluster;
 //! - [`tempcluster`]: throwaway PostgreSQL clusters for tests, benchmarks and
 //!   `pgqd demo`.
 
@@ -28,6 +29,7 @@
 
 pub mod config;
 pub mod connstr;
+pub mod demo;
 pub mod engine;
 pub mod logging;
 pub mod metrics;

@@ -19,8 +19,11 @@ const EXIT_CONFIG: u8 = 78;
 
 /// PgQ ticker and maintenance daemon for a whole PostgreSQL cluster.
 #[derive(Debug, Parser)]
-#[command(name = "pgqd", version, about, long_about = None)]
+#[command(name = "pgqd", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Configuration file: TOML, or a legacy pgqd.ini.
     config: Option<PathBuf>,
 
@@ -45,8 +48,22 @@ struct Cli {
     quiet: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run the daemon on a throwaway cluster with a live producer and
+    /// consumer, printing batches and latency until Ctrl-C.
+    Demo {
+        /// Serve metrics on this address while the demo runs.
+        #[arg(long, default_value = "127.0.0.1:9879")]
+        metrics_listen: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Demo { metrics_listen }) = &cli.command {
+        return demo(metrics_listen, cli.verbose);
+    }
     if cli.print_config {
         print!("{}", config::sample_config());
         return ExitCode::SUCCESS;
@@ -91,6 +108,41 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(path, loaded.config, output))
+}
+
+fn demo(metrics_listen: &str, verbose: u8) -> ExitCode {
+    logging::init(&Output::Stderr, verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let listen = metrics_listen.parse().ok();
+        if let Err(e) = pgqd::metrics::install(listen) {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+        let stop = CancellationToken::new();
+        let on_ctrl_c = stop.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            on_ctrl_c.cancel();
+        });
+        let shown = listen.map(|_| metrics_listen);
+        match pgqd::demo::run(stop, shown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn check_config(path: &Path) -> ExitCode {

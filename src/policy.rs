@@ -11,6 +11,9 @@
 //! be due:
 //! - a queue with pending events is due when its max lag is reached, or
 //!   sooner when the observed event rate will fill `ticker_max_count` first;
+//! - a queue whose last tick interval carried events is expected to carry
+//!   more, so it is looked at again when its max lag comes round; this is
+//!   what gives a steady stream one tick per `ticker_max_lag`;
 //! - an idle queue is due at its next idle tick;
 //! - an idle queue can become due at any moment by a producer's commit, so it
 //!   is looked at again within `ticker_max_lag + ticker_period`: an event
@@ -38,6 +41,8 @@ pub struct QueueTickState {
     pub prev_gap: Option<Duration>,
     /// Events inserted since the newest tick (sequence difference).
     pub new_events: i64,
+    /// Events in the interval that ended with the newest tick.
+    pub prev_events: i64,
 }
 
 /// How long until `queue` can next be due for a tick, given that the
@@ -64,6 +69,10 @@ pub fn queue_next_due(queue: &QueueTickState, ticker_period: Duration) -> Durati
             (queue.max_lag / 2).max(idle_spacing).saturating_sub(since)
         }
     };
+    if queue.prev_events > 0 {
+        // A stream in flight: its next events are due at the max lag.
+        return idle_due.min(queue.max_lag.saturating_sub(since));
+    }
     idle_due.min(watch)
 }
 
@@ -148,6 +157,7 @@ mod tests {
             since_last_tick: since.map(s),
             prev_gap: gap.map(s),
             new_events,
+            prev_events: 0,
         }
     }
 
@@ -225,6 +235,18 @@ mod tests {
             queue_next_due(&queue(Some(1.0), Some(60.0), 0), PERIOD),
             s(4.0)
         );
+    }
+
+    #[test]
+    fn a_stream_in_flight_is_looked_at_when_the_max_lag_comes_round() {
+        // Just ticked, nothing new yet, but the last interval had events.
+        let mut q = queue(Some(0.0), Some(0.05), 0);
+        q.max_lag = s(0.05);
+        q.prev_events = 5;
+        assert_eq!(queue_next_due(&q, PERIOD), s(0.05));
+        // Without a stream the same queue waits for its idle tick.
+        q.prev_events = 0;
+        assert_eq!(queue_next_due(&q, PERIOD), s(0.1));
     }
 
     #[test]

@@ -42,8 +42,12 @@ const PORT_ATTEMPTS: usize = 5;
 
 /// The keeper script: starts and stops the server on orders read from stdin
 /// and cleans up everything when stdin reaches end-of-file. It answers each
-/// order with one line so the caller can wait for it.
+/// order with one line so the caller can wait for it. The server gets the
+/// default signal handling back, since `postgres` installs its own.
 const KEEPER_SCRIPT: &str = r#"
+# A Ctrl-C or kill aimed at the whole process group must not stop the
+# keeper before it has cleaned up; it ends only when its order pipe closes.
+trap '' INT TERM HUP QUIT
 root=$1
 bin=$2
 pid=""
