@@ -2,4 +2,5 @@
 //! real throwaway PostgreSQL cluster from [`pgqd::tempcluster`].
 
 mod daemon;
+mod engine;
 mod harness;
