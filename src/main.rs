@@ -94,8 +94,9 @@ fn main() -> ExitCode {
         }
     };
     logging::init(&output, cli.verbose);
+    // Warnings already carry their file and line.
     for warning in &loaded.warnings {
-        warn!("{}: {warning}", path.display());
+        warn!("{warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -228,7 +229,7 @@ async fn handle_signals(
                 match config::load_file(&path) {
                     Ok(loaded) => {
                         for warning in &loaded.warnings {
-                            warn!("{}: {warning}", path.display());
+                            warn!("{warning}");
                         }
                         handle.reload(loaded.config);
                     }
