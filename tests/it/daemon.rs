@@ -499,3 +499,51 @@ async fn graceful_stop_is_prompt_and_releases_connections() {
     daemon.stop().await;
     wait_value(&cluster, "postgres", sessions, "0").await;
 }
+
+/// Collects log output in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn passwords_never_reach_the_log() {
+    const SECRET: &str = "TopSecret42";
+    let cluster = TempCluster::start().unwrap();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    // Everything, from every crate, at the most verbose level.
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // One thread, so every spawned task logs through the subscriber above.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut config = config_for(&cluster, "database_list = [\"postgres\", \"missing_db\"]");
+        config.base_connstr = format!("{} password={SECRET}", cluster.base_connstr());
+        let daemon = Running::start(config);
+        daemon.wait_state("postgres", "no_pgq").await;
+        daemon.wait_state("missing_db", "down").await;
+        daemon.stop().await;
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        log.contains("missing_db"),
+        "the connection error was logged: {log}"
+    );
+    assert!(!log.contains(SECRET), "password leaked into the log");
+}
