@@ -115,12 +115,17 @@ impl Worker {
     }
 
     fn set_state(&self, state: DbState) {
-        metrics::set_db_state(&self.database, state.label());
-        self.state.send_replace(state);
+        // Every tick refreshes the state; the gauges change only with it.
+        let previous = self.state.send_replace(state);
+        let label = self.state.borrow().label();
+        if previous.label() != label {
+            metrics::set_db_state(&self.database, label);
+        }
     }
 
     /// Runs until cancelled.
     pub(crate) async fn run(mut self) {
+        metrics::set_db_state(&self.database, self.state.borrow().label());
         let mut first = true;
         while !self.cancel.is_cancelled() {
             if !first {
