@@ -110,7 +110,9 @@ pub const KEYS: &[KeyInfo] = &[
         "Databases to serve. Empty means auto-detect every database that allows \
          connections. In ini files: comma-separated."),
     key("ticker_period", K::Duration, r#""1s""#, R::NextCycle, true,
-        "Pause between pgq.ticker() calls on one database."),
+        "How much later than a queue's ticker_max_lag an event may be ticked: idle queues \
+         are looked at again within ticker_max_lag + ticker_period, busy ones when their \
+         max lag comes round."),
     key("maint_period", K::Duration, r#""2m""#, R::NextCycle, true,
         "Pause between maintenance rounds on one database (legacy alias: maint_delay)."),
     key("retry_period", K::Duration, r#""30s""#, R::NextCycle, true,

@@ -324,7 +324,10 @@ pub struct Config {
     /// Databases to serve; empty means auto-detect all databases that allow
     /// connections. Default empty. Reload: immediate.
     pub database_list: Vec<String>,
-    /// Pause between `pgq.ticker()` calls. Default 1 s. Reload: next cycle.
+    /// Latency slack of the tick schedule: an idle queue is looked at again
+    /// within its `ticker_max_lag` plus this, a busy one when its max lag
+    /// comes round (the C daemon called `pgq.ticker()` at this fixed pause).
+    /// Default 1 s. Reload: next cycle.
     pub ticker_period: Duration,
     /// Pause between maintenance rounds. Default 2 min. Reload: next cycle.
     pub maint_period: Duration,
