@@ -11,6 +11,8 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
+use crate::common::read_batches;
+
 /// Upper bound for anything a test waits for; generous, since CI is noisy.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -151,54 +153,22 @@ async fn consume(
             "only {} of {want} events arrived: {seen:?}",
             seen.len()
         );
-        let batch: Option<i64> = client
-            .query_one("select pgq.next_batch($1, $2)", &[&queue, &consumer])
-            .await
-            .unwrap()
-            .get(0);
-        let Some(batch) = batch else {
+        seen.extend(read_batches(&client, queue, consumer).await);
+        if seen.len() < want {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
-        };
-        for row in client
-            .query("select ev_data from pgq.get_batch_events($1)", &[&batch])
-            .await
-            .unwrap()
-        {
-            seen.push(row.get::<_, String>(0));
         }
-        client
-            .query_one("select pgq.finish_batch($1)", &[&batch])
-            .await
-            .unwrap();
     }
     seen
 }
 
-/// Reads every batch ready now; returns the events in delivery order.
-async fn drain(client: &tokio_postgres::Client, queue: &str, consumer: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        let batch: Option<i64> = client
-            .query_one("select pgq.next_batch($1, $2)", &[&queue, &consumer])
-            .await
-            .unwrap()
-            .get(0);
-        let Some(batch) = batch else {
-            return seen;
-        };
-        for row in client
-            .query("select ev_data from pgq.get_batch_events($1)", &[&batch])
-            .await
-            .unwrap()
-        {
-            seen.push(row.get::<_, String>(0));
-        }
-        client
-            .query_one("select pgq.finish_batch($1)", &[&batch])
-            .await
-            .unwrap();
-    }
+/// A cluster with database `db` (C extension) holding queue `q` with
+/// consumer `c1`.
+fn cluster_with_queue() -> TempCluster {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    make_queue(&cluster, "db", "q");
+    cluster
 }
 
 #[tokio::test]
@@ -275,10 +245,7 @@ async fn database_list_limits_the_set() {
 
 #[tokio::test]
 async fn maintenance_rotates_tables_without_losing_events() {
-    let cluster = TempCluster::start().unwrap();
-    cluster.create_database("db").unwrap();
-    cluster.install_pgq_extension("db").unwrap();
-    make_queue(&cluster, "db", "q");
+    let cluster = cluster_with_queue();
     cluster
         .psql(
             "db",
@@ -309,7 +276,7 @@ async fn maintenance_rotates_tables_without_losing_events() {
             .unwrap();
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            delivered.extend(drain(&client, "q", "c1").await);
+            delivered.extend(read_batches(&client, "q", "c1").await);
             let now: i32 = cluster
                 .psql("db", "select queue_cur_table from pgq.queue")
                 .unwrap()
@@ -327,7 +294,7 @@ async fn maintenance_rotates_tables_without_losing_events() {
     }
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while delivered.len() < expected.len() && tokio::time::Instant::now() < deadline {
-        delivered.extend(drain(&client, "q", "c1").await);
+        delivered.extend(read_batches(&client, "q", "c1").await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
@@ -339,10 +306,7 @@ async fn maintenance_rotates_tables_without_losing_events() {
 
 #[tokio::test]
 async fn retry_events_come_back_to_their_consumer() {
-    let cluster = TempCluster::start().unwrap();
-    cluster.create_database("db").unwrap();
-    cluster.install_pgq_extension("db").unwrap();
-    make_queue(&cluster, "db", "q");
+    let cluster = cluster_with_queue();
     cluster
         .psql("db", "select pgq.register_consumer('q', 'c2')")
         .unwrap();
@@ -393,10 +357,7 @@ async fn retry_events_come_back_to_their_consumer() {
 
 #[tokio::test]
 async fn resumes_after_fast_and_immediate_restarts() {
-    let cluster = TempCluster::start().unwrap();
-    cluster.create_database("db").unwrap();
-    cluster.install_pgq_extension("db").unwrap();
-    make_queue(&cluster, "db", "q");
+    let cluster = cluster_with_queue();
     let daemon = Running::start(config_for(&cluster, "reconnect_max = \"30s\""));
     daemon.wait_state("db", "ticking").await;
     for mode in [StopMode::Fast, StopMode::Immediate] {
@@ -421,10 +382,7 @@ async fn resumes_after_fast_and_immediate_restarts() {
 
 #[tokio::test]
 async fn standby_is_left_alone_until_promoted() {
-    let primary = TempCluster::start().unwrap();
-    primary.create_database("db").unwrap();
-    primary.install_pgq_extension("db").unwrap();
-    make_queue(&primary, "db", "q");
+    let primary = cluster_with_queue();
     let standby = primary.create_standby().unwrap();
     wait_value(&standby, "db", "select count(*) from pgq.queue", "1").await;
     let daemon = Running::start(config_for(&standby, ""));
@@ -441,10 +399,7 @@ async fn standby_is_left_alone_until_promoted() {
 
 #[tokio::test]
 async fn one_of_two_daemons_ticks_and_the_other_takes_over() {
-    let cluster = TempCluster::start().unwrap();
-    cluster.create_database("db").unwrap();
-    cluster.install_pgq_extension("db").unwrap();
-    make_queue(&cluster, "db", "q");
+    let cluster = cluster_with_queue();
     let config = config_for(&cluster, "database_list = [\"db\"]");
     let first = Running::start(config.clone());
     first.wait_state("db", "ticking").await;
@@ -464,10 +419,7 @@ async fn one_of_two_daemons_ticks_and_the_other_takes_over() {
 
 #[tokio::test]
 async fn bad_reload_keeps_the_running_configuration() {
-    let cluster = TempCluster::start().unwrap();
-    cluster.create_database("db").unwrap();
-    cluster.install_pgq_extension("db").unwrap();
-    make_queue(&cluster, "db", "q");
+    let cluster = cluster_with_queue();
     let daemon = Running::start(config_for(&cluster, ""));
     daemon.wait_state("db", "ticking").await;
     let mut broken = config_for(&cluster, "");

@@ -7,6 +7,8 @@ use std::time::Duration;
 use pgqd::tempcluster::TempCluster;
 use tokio_postgres::Client;
 
+use crate::common::read_batches;
+
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("sql/tests")
@@ -61,30 +63,9 @@ async fn one_i64(client: &Client, sql: &str) -> Option<i64> {
     client.query_one(sql, &[]).await.unwrap().get(0)
 }
 
-/// Reads every ready batch for `consumer`, returning the payloads.
+/// Reads every ready batch of queue `q` for `consumer`.
 async fn read_all(client: &Client, consumer: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    loop {
-        let batch: Option<i64> = client
-            .query_one("select pgq.next_batch('q', $1)", &[&consumer])
-            .await
-            .unwrap()
-            .get(0);
-        let Some(batch) = batch else {
-            return seen;
-        };
-        for row in client
-            .query("select ev_data from pgq.get_batch_events($1)", &[&batch])
-            .await
-            .unwrap()
-        {
-            seen.push(row.get(0));
-        }
-        client
-            .query_one("select pgq.finish_batch($1)", &[&batch])
-            .await
-            .unwrap();
-    }
+    read_batches(client, "q", consumer).await
 }
 
 #[tokio::test]
