@@ -4,4 +4,6 @@
 mod common;
 mod daemon;
 mod engine;
+mod faults;
 mod harness;
+mod sqlext;

@@ -1,0 +1,1 @@
+//! Producer triggers, `pgq_ext` and `pgq_coop` against a real cluster.
