@@ -12,6 +12,9 @@
 //! - [`engine`]: the PgQ SQL surface, the only place that writes SQL;
 //! - [`policy`]: pure scheduling and backoff decisions;
 //! - [`metrics`]: every exported metric, declared once;
+//! - [`exposition`]: the per-queue and per-consumer part of `/metrics`;
+//! - [`monitor`]: queue and consumer figures between scrapes, and the rules
+//!   that judge them;
 //! - [`logging`]: stderr, log file or journald output;
 //! - [`demo`]: `pgqd demo`, the product end to end on a throwaway cluster;
 //! - [`tempcluster`]: throwaway PostgreSQL clusters for tests, benchmarks and
@@ -31,8 +34,10 @@ pub mod config;
 pub mod connstr;
 pub mod demo;
 pub mod engine;
+pub mod exposition;
 pub mod logging;
 pub mod metrics;
+pub mod monitor;
 pub mod pidfile;
 pub mod policy;
 pub mod supervisor;

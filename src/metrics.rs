@@ -44,6 +44,10 @@ pub const DB_IN_RECOVERY: &str = "pgqd_database_in_recovery";
 pub const DB_LEADER: &str = "pgqd_database_leader";
 /// 1, labelled with the PgQ engine kind and version of the database.
 pub const ENGINE_INFO: &str = "pgqd_engine_info";
+/// Duration of one read of a database's queue and consumer figures.
+pub const STATS_REFRESH_DURATION: &str = "pgqd_stats_refresh_duration_seconds";
+/// Unix time of the last read of a database's queue and consumer figures.
+pub const STATS_REFRESHED: &str = "pgqd_stats_refresh_timestamp_seconds";
 
 /// Buckets for call durations: 1 ms to 1 minute.
 const DURATION_BUCKETS: &[f64] = &[
@@ -124,6 +128,16 @@ pub fn describe_all() {
         ENGINE_INFO,
         "1, labelled with the database's PgQ engine kind and version."
     );
+    describe_histogram!(
+        STATS_REFRESH_DURATION,
+        Unit::Seconds,
+        "Duration of one read of a database's queue and consumer figures."
+    );
+    describe_gauge!(
+        STATS_REFRESHED,
+        Unit::Seconds,
+        "Unix time the database's queue and consumer figures were read."
+    );
 }
 
 /// The states a database can be in, as the `state` label shows them.
@@ -166,10 +180,20 @@ pub fn tick_ok(database: &str, seconds: f64, queues_ticked: i64) {
     counter!(QUEUE_TICKS, "database" => database.to_owned())
         .increment(u64::try_from(queues_ticked).unwrap_or(0));
     histogram!(TICK_DURATION, "database" => database.to_owned()).record(seconds);
-    let now = std::time::SystemTime::now()
+    gauge!(LAST_TICK, "database" => database.to_owned()).set(unix_now());
+}
+
+/// Records a read of a database's queue and consumer figures.
+pub fn stats_refreshed(database: &str, seconds: f64) {
+    histogram!(STATS_REFRESH_DURATION, "database" => database.to_owned()).record(seconds);
+    gauge!(STATS_REFRESHED, "database" => database.to_owned()).set(unix_now());
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    gauge!(LAST_TICK, "database" => database.to_owned()).set(now);
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Records a failed ticker call.

@@ -21,6 +21,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::connstr::{ConnSettings, ConnectError, ConnectOptions};
 use crate::engine;
+use crate::monitor::{Monitor, Snapshot};
 use crate::policy::Backoff;
 use crate::worker::Worker;
 
@@ -103,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) cluster_up: watch::Receiver<u64>,
     trouble: Notify,
     pub(crate) stats: Stats,
+    /// Latest queue and consumer figures per database.
+    pub(crate) monitor: Monitor,
 }
 
 impl Shared {
@@ -159,6 +162,7 @@ struct WorkerEntry {
 /// A handle on a running (or about to run) daemon: status, reload, stop.
 #[derive(Debug, Clone)]
 pub struct Handle {
+    shared: Arc<Shared>,
     states: Arc<Mutex<BTreeMap<String, watch::Receiver<DbState>>>>,
     discovered: watch::Receiver<bool>,
     reload: watch::Sender<Arc<Config>>,
@@ -172,6 +176,23 @@ impl Handle {
             .iter()
             .map(|(db, rx)| (db.clone(), rx.borrow().clone()))
             .collect()
+    }
+
+    /// Whether the first database discovery has run.
+    pub fn discovered(&self) -> bool {
+        *self.discovered.borrow()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.shared.config()
+    }
+
+    /// The latest queue and consumer figures of every database that has
+    /// them. Never queries PostgreSQL; counts as a read, which is what makes
+    /// workers keep refreshing them.
+    pub fn snapshots(&self) -> BTreeMap<String, Arc<Snapshot>> {
+        self.shared.monitor.read()
     }
 
     /// Whether the first discovery has run and every database has settled.
@@ -217,10 +238,12 @@ impl Daemon {
             cluster_up,
             trouble: Notify::new(),
             stats: Stats::default(),
+            monitor: Monitor::default(),
         });
         Ok(Daemon {
-            shared,
+            shared: shared.clone(),
             handle: Handle {
+                shared,
                 states: Arc::default(),
                 discovered,
                 reload: reload_tx,

@@ -26,6 +26,7 @@ use tracing::{debug, info, warn};
 
 use crate::engine::{self, EngineInfo, MaintOp, OpOutcome, Probe};
 use crate::metrics;
+use crate::monitor::{Snapshot, StuckTracker};
 use crate::policy::{self, Backoff};
 use crate::supervisor::{DbState, Shared};
 
@@ -92,6 +93,10 @@ pub(crate) struct Worker {
     /// The last reason given for not ticking, so it is logged once.
     last_reason: Option<String>,
     maint: Option<JoinHandle<()>>,
+    stuck: StuckTracker,
+    /// The monitor's read count at the last refresh; `None` before the
+    /// first one.
+    refreshed_at_reads: Option<u64>,
 }
 
 impl Worker {
@@ -111,6 +116,8 @@ impl Worker {
             errors: RateLimit::new(),
             last_reason: None,
             maint: None,
+            stuck: StuckTracker::default(),
+            refreshed_at_reads: None,
         }
     }
 
@@ -147,6 +154,7 @@ impl Worker {
             maint.abort();
         }
         metrics::forget_database(&self.database);
+        self.shared.monitor.forget(&self.database);
         debug!(database = %self.database, "worker stopped");
     }
 
@@ -256,7 +264,11 @@ impl Worker {
         self.set_state(DbState::Ticking {
             since: Instant::now(),
         });
-        self.active(client, &info).await
+        let exit = self.active(client, &info).await;
+        // Figures of a database no longer ticked here would only go stale.
+        self.shared.monitor.forget(&self.database);
+        self.refreshed_at_reads = None;
+        exit
     }
 
     async fn wait_for_promotion(&mut self, client: &Client) -> Exit {
@@ -314,10 +326,15 @@ impl Worker {
                 .min(Duration::from_secs(5))
                 .mul_f64(rand::random::<f64>());
         let mut next_recheck = now + config.check_period;
+        let mut next_refresh = now;
         loop {
             let config = self.shared.config();
             let db = config.database_settings(&self.database);
-            let wake = next_tick.min(next_retry).min(next_maint).min(next_recheck);
+            let wake = next_tick
+                .min(next_retry)
+                .min(next_maint)
+                .min(next_recheck)
+                .min(next_refresh);
             tokio::select! {
                 _ = self.cancel.cancelled() => return Exit::Cancelled,
                 _ = tokio::time::sleep_until(wake.into()) => {}
@@ -344,6 +361,12 @@ impl Worker {
                     return exit;
                 }
                 next_maint = Instant::now() + db.maint_period;
+            }
+            if now >= next_refresh {
+                if let Err(exit) = self.refresh(client).await {
+                    return exit;
+                }
+                next_refresh = Instant::now() + config.refresh_period;
             }
             if now >= next_recheck {
                 // Catch a dropped pgq schema, an upgrade, or a demotion.
@@ -465,6 +488,47 @@ impl Worker {
             debug!(database = %self.database, moved, "retry events moved");
         }
         Ok(())
+    }
+
+    /// Reads the database's queue and consumer figures for the monitor,
+    /// unless nobody has looked at them since the last time.
+    async fn refresh(&mut self, client: &Client) -> Result<(), Exit> {
+        let reads = self.shared.monitor.reads();
+        if self.refreshed_at_reads == Some(reads) {
+            return Ok(());
+        }
+        let start = Instant::now();
+        match engine::db_stats(client).await {
+            Ok(stats) => {
+                metrics::stats_refreshed(&self.database, start.elapsed().as_secs_f64());
+                let after = self.shared.config().stuck_consumer_after;
+                let stuck = self.stuck.update(&stats, Instant::now(), after);
+                self.shared.monitor.publish(
+                    &self.database,
+                    Snapshot {
+                        taken: std::time::SystemTime::now(),
+                        stats,
+                        stuck,
+                    },
+                );
+                self.refreshed_at_reads = Some(reads);
+                Ok(())
+            }
+            Err(engine::StatsError::Query(e)) => {
+                match self.on_error("reading queue and consumer figures", &e) {
+                    Some(exit) => Err(exit),
+                    None => Ok(()),
+                }
+            }
+            Err(e) => {
+                self.errors.warn(
+                    &self.database,
+                    "reading queue and consumer figures",
+                    &e.to_string(),
+                );
+                Ok(())
+            }
+        }
     }
 
     /// Lists due maintenance on the persistent connection and, if there is

@@ -172,11 +172,12 @@ pub const KEYS: &[KeyInfo] = &[
         "Glob patterns of queues that never get per-queue metrics."),
     key("metrics_include_consumers", K::List, r#"["*"]"#, R::NextCycle, false,
         "Glob patterns of consumers that get per-consumer metrics."),
-    key("metrics_exclude_consumers", K::List, r#"[".*"]"#, R::NextCycle, false,
+    key("metrics_exclude_consumers", K::List, r#"[".*", "*.watermark", "*_watermark"]"#, R::NextCycle, false,
         "Glob patterns of consumers that never get per-consumer metrics (by default \
-         the internal ones, whose names start with a dot)."),
+         the internal ones, whose names start with a dot, and Londiste watermarks)."),
     key("stuck_consumer_after", K::Duration, r#""5m""#, R::NextCycle, false,
-        "A consumer whose lag exceeds this is reported as stuck."),
+        "A consumer whose position has not moved for this long while its queue kept \
+         ticking, and that finished no batch for as long, is reported as stuck."),
     key("database", K::Tables, "", R::NextCycle, false,
         "[[database]] tables (TOML only): name (glob), and optional ticker_period, \
          maint_period, retry_period and enabled. For each key the first matching \

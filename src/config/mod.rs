@@ -405,10 +405,13 @@ pub struct Config {
     /// Consumers that get per-consumer metrics. Default `["*"]`.
     /// Reload: next cycle.
     pub metrics_include_consumers: Vec<Pattern>,
-    /// Consumers that never get per-consumer metrics. Default `[".*"]`
-    /// (internal consumers, whose names start with a dot). Reload: next cycle.
+    /// Consumers that never get per-consumer metrics. Default
+    /// `[".*", "*.watermark", "*_watermark"]` (internal consumers, whose
+    /// names start with a dot, and Londiste's watermark consumers). Reload: next cycle.
     pub metrics_exclude_consumers: Vec<Pattern>,
-    /// Lag beyond which a consumer is reported as stuck. Default 5 min.
+    /// A consumer whose position has not moved for this long while its
+    /// queue kept ticking, and that finished no batch for as long, is
+    /// reported as stuck. Default 5 min.
     /// Reload: next cycle.
     pub stuck_consumer_after: Duration,
     /// `[[database]]` tables in file order. Reload: next cycle.

@@ -382,7 +382,7 @@ pub(crate) fn validate_at(
         metrics_exclude_consumers: c.patterns(
             "metrics_exclude_consumers",
             raw.metrics_exclude_consumers,
-            &[".*"],
+            &[".*", "*.watermark", "*_watermark"],
         ),
         stuck_consumer_after: c.duration(
             "stuck_consumer_after",

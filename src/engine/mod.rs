@@ -13,6 +13,10 @@ use tokio_postgres::Client;
 
 use crate::policy::QueueTickState;
 
+mod stats;
+
+pub use stats::{ConsumerStats, DbStats, QueueStats, StatsError, db_stats};
+
 /// Advisory-lock key (the ASCII bytes of "pgqd") that makes one daemon the
 /// ticker of a database; advisory locks are per database already.
 const HA_LOCK_KEY: i64 = 0x7067_7164;
