@@ -54,11 +54,14 @@ pub async fn run(stop: CancellationToken, metrics_listen: Option<&str>) -> Resul
     let config = config::parse_str(&text, Format::Toml)
         .map_err(|e| DemoError::Config(e.to_string()))?
         .config;
-    if !listen.is_empty() {
-        println!("metrics: http://{listen}/metrics");
-    }
     let daemon = crate::Daemon::new(config).map_err(|e| DemoError::Config(e.to_string()))?;
     let daemon_stop = stop.child_token();
+    if let Some(addr) = daemon.handle().config().metrics_listen {
+        let bound = crate::http::start(addr, daemon.handle(), daemon_stop.clone())
+            .await
+            .map_err(|e| DemoError::Config(e.to_string()))?;
+        println!("metrics: http://{bound}/metrics  health: http://{bound}/health");
+    }
     let daemon_task = tokio::spawn(daemon.run(daemon_stop.clone()));
 
     let producer = tokio::spawn(produce(cluster.connect(DB).await?, stop.clone()));

@@ -12,6 +12,7 @@
 //! - [`engine`]: the PgQ SQL surface, the only place that writes SQL;
 //! - [`policy`]: pure scheduling and backoff decisions;
 //! - [`metrics`]: every exported metric, declared once;
+//! - [`http`]: the `/metrics` and `/health` endpoint, judged by [`health`];
 //! - [`exposition`]: the per-queue and per-consumer part of `/metrics`;
 //! - [`monitor`]: queue and consumer figures between scrapes, and the rules
 //!   that judge them;
@@ -35,6 +36,8 @@ pub mod connstr;
 pub mod demo;
 pub mod engine;
 pub mod exposition;
+pub mod health;
+pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;

@@ -124,19 +124,14 @@ fn demo(metrics_listen: &str, verbose: u8) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let listen = metrics_listen.parse().ok();
-        if let Err(e) = pgqd::metrics::install(listen) {
-            eprintln!("{e}");
-            return ExitCode::FAILURE;
-        }
         let stop = CancellationToken::new();
         let on_ctrl_c = stop.clone();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
             on_ctrl_c.cancel();
         });
-        let shown = listen.map(|_| metrics_listen);
-        match pgqd::demo::run(stop, shown).await {
+        let listen = (!metrics_listen.is_empty()).then_some(metrics_listen);
+        match pgqd::demo::run(stop, listen).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("{e}");
@@ -164,10 +159,7 @@ fn check_config(path: &Path) -> ExitCode {
 
 async fn serve(path: PathBuf, config: config::Config, output: Output) -> ExitCode {
     info!("Starting pgqd {}", env!("CARGO_PKG_VERSION"));
-    if let Err(e) = pgqd::metrics::install(config.metrics_listen) {
-        error!("{e}");
-        return ExitCode::FAILURE;
-    }
+    let metrics_listen = config.metrics_listen;
     let _pidfile = match config
         .pidfile
         .as_deref()
@@ -189,6 +181,15 @@ async fn serve(path: PathBuf, config: config::Config, output: Output) -> ExitCod
     };
     let handle = daemon.handle();
     let shutdown = CancellationToken::new();
+    if let Some(addr) = metrics_listen {
+        match pgqd::http::start(addr, handle.clone(), shutdown.clone()).await {
+            Ok(bound) => info!("serving /metrics and /health on http://{bound}"),
+            Err(e) => {
+                error!("{e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let signals = match signal_hook_tokio::Signals::new([SIGHUP, SIGINT, SIGTERM]) {
         Ok(s) => s,
         Err(e) => {

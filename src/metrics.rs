@@ -7,12 +7,12 @@
 //! buckets (the exporter would render summaries otherwise). Labels are
 //! bounded: `database`, `queue`, `operation`, and fixed `kind`/`state` sets.
 
-use std::net::SocketAddr;
+use std::sync::OnceLock;
 
 use metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Build information pseudo-metric: always 1, labelled with the version.
 pub const BUILD_INFO: &str = "pgqd_build_info";
@@ -54,36 +54,29 @@ const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// Error installing the Prometheus exporter.
+/// Error installing the Prometheus recorder.
 #[derive(Debug, thiserror::Error)]
-#[error("starting the metrics endpoint on {listen}: {source}")]
-pub struct MetricsError {
-    listen: SocketAddr,
-    #[source]
-    source: metrics_exporter_prometheus::BuildError,
-}
+#[error("installing the metrics recorder: {0}")]
+pub struct MetricsError(#[from] metrics_exporter_prometheus::BuildError);
 
-/// Installs the global recorder and, when `listen` is set, the HTTP
-/// endpoint. Must run inside the tokio runtime.
-pub fn install(listen: Option<SocketAddr>) -> Result<(), MetricsError> {
-    let addr = listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let builder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
-        .map_err(|source| MetricsError {
-            listen: addr,
-            source,
-        })?;
-    let result = match listen {
-        Some(addr) => builder.with_http_listener(addr).install(),
-        None => builder.install_recorder().map(drop),
-    };
-    result.map_err(|source| MetricsError {
-        listen: addr,
-        source,
-    })?;
+/// The process's Prometheus recorder, installed once.
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder (once; later calls return
+/// the same handle) and declares every metric. Only call it when metrics
+/// are served: the recorder keeps histogram samples until a scrape renders
+/// them, so a recorder nobody scrapes would grow without bound.
+pub fn install() -> Result<PrometheusHandle, MetricsError> {
+    if let Some(handle) = RECORDER.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)?
+        .install_recorder()?;
+    let handle = RECORDER.get_or_init(|| handle).clone();
     describe_all();
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-    Ok(())
+    Ok(handle)
 }
 
 /// Declares help text and units for every metric.

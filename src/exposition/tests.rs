@@ -105,7 +105,7 @@ fn exposition_matches_golden_file() {
 
 #[test]
 fn excluded_and_internal_consumers_are_left_out() {
-    let config = crate::config::Config::default();
+    let config = Config::default();
     let text = render(&snapshots(), &config);
     assert!(!text.contains("consumer=\".internal\""));
     assert!(
