@@ -3,6 +3,7 @@
 //! The library holds everything the `pgqd` binary does, so that integration
 //! tests and the benchmark drive the real code in-process:
 //!
+//! - [`check`]: `pgqd check`, the one-shot Nagios / Monitoring Plugins check;
 //! - [`config`]: the TOML configuration and the legacy `pgqd.ini`, parsed once
 //!   into validated types;
 //! - [`connstr`]: libpq-style connection settings (key/value and URI strings,
@@ -11,6 +12,7 @@
 //!   (ticker, retry, maintenance), see [`run`] and [`Daemon`];
 //! - [`engine`]: the PgQ SQL surface, the only place that writes SQL;
 //! - [`policy`]: pure scheduling and backoff decisions;
+//! - [`status`]: `pgqd status`, queues and consumers of a cluster as tables;
 //! - [`metrics`]: every exported metric, declared once;
 //! - [`http`]: the `/metrics` and `/health` endpoint, judged by [`health`];
 //! - [`exposition`]: the per-queue and per-consumer part of `/metrics`;
@@ -31,6 +33,7 @@
 )]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod check;
 pub mod config;
 pub mod connstr;
 pub mod demo;
@@ -43,6 +46,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod pidfile;
 pub mod policy;
+pub mod status;
 pub mod supervisor;
 pub mod tempcluster;
 mod worker;

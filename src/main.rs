@@ -2,6 +2,7 @@
 //! sets up logging, metrics and signals, runs the daemon and maps the
 //! outcome to an exit code.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -50,6 +51,11 @@ struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
+    /// One-shot Nagios / Monitoring Plugins check of every queue and
+    /// consumer (also `pgqd --check`); needs no running daemon.
+    Check(pgqd::check::CheckArgs),
+    /// Show every queue and consumer of the cluster, like pgqadm status.
+    Status(pgqd::status::StatusArgs),
     /// Run the daemon on a throwaway cluster with a live producer and
     /// consumer, printing batches and latency until Ctrl-C.
     Demo {
@@ -60,9 +66,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(Command::Demo { metrics_listen }) = &cli.command {
-        return demo(metrics_listen, cli.verbose);
+    let cli = Cli::parse_from(legacy_args(std::env::args_os()));
+    match &cli.command {
+        Some(Command::Demo { metrics_listen }) => return demo(metrics_listen, cli.verbose),
+        Some(Command::Check(args)) => return check(args),
+        Some(Command::Status(args)) => return status(args),
+        None => {}
     }
     if cli.print_config {
         print!("{}", config::sample_config());
@@ -109,6 +118,49 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(path, loaded.config, output))
+}
+
+/// Accepts `pgqd --check ...` as `pgqd check ...`, the form monitoring
+/// configurations use.
+fn legacy_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    if args.get(1).is_some_and(|a| a == "--check") {
+        args[1] = "check".into();
+    }
+    args
+}
+
+/// A small runtime for the one-shot commands.
+fn one_shot_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+fn check(args: &pgqd::check::CheckArgs) -> ExitCode {
+    let outcome = match one_shot_runtime() {
+        Ok(rt) => rt.block_on(pgqd::check::run(args)),
+        Err(e) => pgqd::check::Outcome::unknown(format!("starting the async runtime: {e}")),
+    };
+    print!("{}", outcome.render());
+    ExitCode::from(outcome.state.exit_code())
+}
+
+fn status(args: &pgqd::status::StatusArgs) -> ExitCode {
+    let result = match one_shot_runtime() {
+        Ok(rt) => rt.block_on(pgqd::status::run(args)),
+        Err(e) => Err(format!("starting the async runtime: {e}")),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pgqd status: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn demo(metrics_listen: &str, verbose: u8) -> ExitCode {

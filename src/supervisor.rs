@@ -349,15 +349,8 @@ impl Daemon {
                 }
             }
             let client = listing.as_ref()?;
-            match client
-                .query(
-                    "select datname::text from pg_catalog.pg_database \
-                     where not datistemplate and datallowconn order by 1",
-                    &[],
-                )
-                .await
-            {
-                Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+            match engine::list_databases(client).await {
+                Ok(names) => names,
                 Err(e) => {
                     warn!(database = %config.initial_database, "listing databases: {}", engine::error_text(&e));
                     *listing = None;

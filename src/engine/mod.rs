@@ -47,6 +47,18 @@ pub struct EngineInfo {
     pub in_recovery: bool,
 }
 
+/// The cluster's databases that accept connections and are not templates.
+pub async fn list_databases(client: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "select datname::text from pg_catalog.pg_database \
+             where not datistemplate and datallowconn order by 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Finds out whether a database has PgQ and which engine.
 pub async fn probe(client: &Client) -> Result<Probe, tokio_postgres::Error> {
     let row = client

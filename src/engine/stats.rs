@@ -5,6 +5,9 @@
 //! The statement takes no lock that rotation or a long transaction could
 //! make it wait on: event-table sizes are skipped for a table someone holds
 //! or awaits an exclusive lock on, since sizing it would queue behind that.
+//! Ages computed from `now()` are clamped at zero: a consumer finishing a
+//! batch while the figures are read would otherwise show a few negative
+//! milliseconds.
 
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
@@ -98,7 +101,7 @@ with info as materialized (
 select
   (select coalesce(json_agg(json_build_object(
       'queue', i.queue_name,
-      'ticker_lag', coalesce(extract(epoch from i.ticker_lag), 0),
+      'ticker_lag', greatest(coalesce(extract(epoch from i.ticker_lag), 0), 0),
       'ev_new', coalesce(i.ev_new, 0),
       'ev_per_sec', i.ev_per_sec,
       'last_tick_id', i.last_tick_id,
@@ -108,7 +111,7 @@ select
       'paused', i.queue_ticker_paused,
       'external_ticker', i.queue_external_ticker,
       'rotation_period', extract(epoch from i.queue_rotation_period),
-      'since_rotation', coalesce(extract(epoch from pg_catalog.now() - i.queue_switch_time), 0),
+      'since_rotation', greatest(coalesce(extract(epoch from pg_catalog.now() - i.queue_switch_time), 0), 0),
       'step2_pending', i.step2_pending,
       'retry_events', coalesce((select r.n from retry r where r.ev_queue = i.queue_id), 0),
       'table_bytes', (select s.bytes from sizes s where s.queue_id = i.queue_id)
@@ -116,8 +119,8 @@ select
   (select coalesce(json_agg(json_build_object(
       'queue', c.queue_name,
       'consumer', c.consumer_name,
-      'lag', coalesce(extract(epoch from c.lag), 0),
-      'last_seen', coalesce(extract(epoch from c.last_seen), 0),
+      'lag', greatest(coalesce(extract(epoch from c.lag), 0), 0),
+      'last_seen', greatest(coalesce(extract(epoch from c.last_seen), 0), 0),
       'last_tick', c.last_tick,
       'current_batch', c.current_batch,
       'pending_events', c.pending_events
