@@ -67,7 +67,10 @@ impl Report {
             .databases
             .iter()
             .filter(|(_, d)| !d.healthy)
-            .map(|(db, d)| format!("{db}: {}", d.reason.as_deref().unwrap_or(d.state)))
+            .map(|(db, d)| match &d.reason {
+                Some(reason) => format!("{db}: {} ({reason})", d.state),
+                None => format!("{db}: {}", d.state),
+            })
             .collect();
         match self.status {
             "ok" => out.push_str("OK\n"),
@@ -142,8 +145,8 @@ fn assess_db(
     };
     match state {
         DbState::Connecting => fail(&mut health, "connecting".into()),
-        DbState::Down(why) => fail(&mut health, format!("down: {why}")),
-        DbState::Unsupported(why) => fail(&mut health, format!("unsupported PgQ: {why}")),
+        DbState::Down(why) => fail(&mut health, why.clone()),
+        DbState::Unsupported(why) => fail(&mut health, why.clone()),
         DbState::NoPgq | DbState::Standby | DbState::Follower => {}
         DbState::Ticking { since } => {
             let age = now.saturating_duration_since(*since);

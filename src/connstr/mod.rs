@@ -91,7 +91,10 @@ pub enum ConnstrError {
 #[non_exhaustive]
 pub enum ConnectError {
     /// The server could not be reached, refused us, or failed authentication.
-    #[error("connecting to database \"{database}\" on {hosts}: {source}")]
+    #[error(
+        "connecting to database \"{database}\" on {hosts}: {}",
+        crate::engine::error_text(source)
+    )]
     Postgres {
         /// Database name.
         database: String,

@@ -1,6 +1,15 @@
 //! Helpers shared by the integration test modules.
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use pgqd::config::{self, Config, Format};
+use pgqd::tempcluster::TempCluster;
+use pgqd::{Daemon, DbState, Handle};
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
 use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
 
 /// Reads every batch ready now for `consumer` on `queue`, finishing each;
 /// returns the event payloads in delivery order.
@@ -26,5 +35,89 @@ pub(crate) async fn read_batches(client: &Client, queue: &str, consumer: &str) -
             .query_one("select pgq.finish_batch($1)", &[&batch])
             .await
             .unwrap();
+    }
+}
+
+/// Upper bound for anything a test waits for; generous, since CI is noisy.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A config for `cluster` with quick periods, plus `extra` TOML lines.
+pub(crate) fn config_for(cluster: &TempCluster, extra: &str) -> Config {
+    let text = format!(
+        "base_connstr = \"{}\"\ncheck_period = \"200ms\"\nticker_period = \"100ms\"\n\
+         retry_period = \"200ms\"\nmaint_period = \"300ms\"\nreconnect_min = \"50ms\"\n\
+         metrics_listen = \"\"\n{extra}",
+        cluster.base_connstr()
+    );
+    config::parse_str(&text, Format::Toml)
+        .expect("test config is valid")
+        .config
+}
+
+/// A daemon running in the background of the test.
+pub(crate) struct Running {
+    pub(crate) handle: Handle,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) task: JoinHandle<()>,
+}
+
+impl Running {
+    pub(crate) fn start(config: Config) -> Self {
+        let daemon = Daemon::new(config).expect("daemon starts");
+        let handle = daemon.handle();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(daemon.run(shutdown.clone()));
+        Running {
+            handle,
+            shutdown,
+            task,
+        }
+    }
+
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        check: impl FnMut(&BTreeMap<String, DbState>) -> bool,
+    ) {
+        if timeout(PATIENCE, self.handle.wait_for(check))
+            .await
+            .is_err()
+        {
+            panic!(
+                "timed out waiting for {what}; status: {:?}",
+                self.handle.status()
+            );
+        }
+    }
+
+    pub(crate) async fn wait_state(&self, db: &str, label: &str) {
+        self.wait_for(&format!("{db} to be {label}"), |s| {
+            s.get(db).is_some_and(|st| st.label() == label)
+        })
+        .await;
+    }
+
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        timeout(PATIENCE, self.task)
+            .await
+            .expect("daemon stops in time")
+            .unwrap();
+    }
+}
+
+/// Polls `sql` (one value) until it returns `want`.
+pub(crate) async fn wait_value(cluster: &TempCluster, db: &str, sql: &str, want: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let got = cluster.psql(db, sql).unwrap();
+        if got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sql} on {db}: still {got:?}, wanted {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

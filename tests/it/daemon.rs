@@ -1,97 +1,11 @@
 //! The daemon in-process against real clusters: discovery, both engines,
 //! ticking, maintenance, retry, restarts, standby, HA, reload and stop.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use pgqd::config::{self, Config, Format};
 use pgqd::tempcluster::{StopMode, TempCluster};
-use pgqd::{Daemon, DbState, Handle};
-use tokio::task::JoinHandle;
-use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
 
-use crate::common::read_batches;
-
-/// Upper bound for anything a test waits for; generous, since CI is noisy.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// A config for `cluster` with quick periods, plus `extra` TOML lines.
-fn config_for(cluster: &TempCluster, extra: &str) -> Config {
-    let text = format!(
-        "base_connstr = \"{}\"\ncheck_period = \"200ms\"\nticker_period = \"100ms\"\n\
-         retry_period = \"200ms\"\nmaint_period = \"300ms\"\nreconnect_min = \"50ms\"\n\
-         metrics_listen = \"\"\n{extra}",
-        cluster.base_connstr()
-    );
-    config::parse_str(&text, Format::Toml)
-        .expect("test config is valid")
-        .config
-}
-
-/// A daemon running in the background of the test.
-struct Running {
-    handle: Handle,
-    shutdown: CancellationToken,
-    task: JoinHandle<()>,
-}
-
-impl Running {
-    fn start(config: Config) -> Self {
-        let daemon = Daemon::new(config).expect("daemon starts");
-        let handle = daemon.handle();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(daemon.run(shutdown.clone()));
-        Running {
-            handle,
-            shutdown,
-            task,
-        }
-    }
-
-    async fn wait_for(&self, what: &str, check: impl FnMut(&BTreeMap<String, DbState>) -> bool) {
-        if timeout(PATIENCE, self.handle.wait_for(check))
-            .await
-            .is_err()
-        {
-            panic!(
-                "timed out waiting for {what}; status: {:?}",
-                self.handle.status()
-            );
-        }
-    }
-
-    async fn wait_state(&self, db: &str, label: &str) {
-        self.wait_for(&format!("{db} to be {label}"), |s| {
-            s.get(db).is_some_and(|st| st.label() == label)
-        })
-        .await;
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        timeout(PATIENCE, self.task)
-            .await
-            .expect("daemon stops in time")
-            .unwrap();
-    }
-}
-
-/// Polls `sql` (one value) until it returns `want`.
-async fn wait_value(cluster: &TempCluster, db: &str, sql: &str, want: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let got = cluster.psql(db, sql).unwrap();
-        if got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql} on {db}: still {got:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::common::{PATIENCE, Running, config_for, read_batches, wait_value};
 
 fn last_tick(cluster: &TempCluster, db: &str, queue: &str) -> i64 {
     cluster

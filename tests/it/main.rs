@@ -6,4 +6,5 @@ mod daemon;
 mod engine;
 mod faults;
 mod harness;
+mod observe;
 mod sqlext;
