@@ -261,7 +261,9 @@ mod tests {
         assert!(!r.is_ok());
         assert!(
             r.to_text()
-                .starts_with("FAILING: db: down: connection refused")
+                .starts_with("FAILING: db: down (connection refused)\n"),
+            "{}",
+            r.to_text()
         );
         let r = report(DbState::Unsupported("pgq 2.1".into()), None, now);
         assert!(!r.is_ok());
