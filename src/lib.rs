@@ -3,6 +3,7 @@
 //! The library holds everything the `pgqd` binary does, so that integration
 //! tests and the benchmark drive the real code in-process:
 //!
+//! - [`admin`]: the administration subcommands (install, queues, consumers);
 //! - [`check`]: `pgqd check`, the one-shot Nagios / Monitoring Plugins check;
 //! - [`config`]: the TOML configuration and the legacy `pgqd.ini`, parsed once
 //!   into validated types;
@@ -33,6 +34,7 @@
 )]
 #![deny(rustdoc::broken_intra_doc_links)]
 
+pub mod admin;
 pub mod check;
 pub mod config;
 pub mod connstr;

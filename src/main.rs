@@ -56,6 +56,8 @@ enum Command {
     Check(pgqd::check::CheckArgs),
     /// Show every queue and consumer of the cluster, like pgqadm status.
     Status(pgqd::status::StatusArgs),
+    #[command(flatten)]
+    Admin(pgqd::admin::AdminCommand),
     /// Run the daemon on a throwaway cluster with a live producer and
     /// consumer, printing batches and latency until Ctrl-C.
     Demo {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Some(Command::Demo { metrics_listen }) => return demo(metrics_listen, cli.verbose),
         Some(Command::Check(args)) => return check(args),
         Some(Command::Status(args)) => return status(args),
+        Some(Command::Admin(command)) => return pgqd::admin::main(command),
         None => {}
     }
     if cli.print_config {
