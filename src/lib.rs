@@ -17,6 +17,7 @@
 //! - [`metrics`]: every exported metric, declared once;
 //! - [`http`]: the `/metrics` and `/health` endpoint, judged by [`health`];
 //! - [`exposition`]: the per-queue and per-consumer part of `/metrics`;
+//! - [`notify`]: systemd readiness, status and watchdog;
 //! - [`monitor`]: queue and consumer figures between scrapes, and the rules
 //!   that judge them;
 //! - [`logging`]: stderr, log file or journald output;
@@ -46,6 +47,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;
+pub mod notify;
 pub mod pidfile;
 pub mod policy;
 pub mod status;

@@ -5,9 +5,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use futures_util::StreamExt;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use pgqd::config;
 use pgqd::logging::{self, Output};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -20,7 +23,13 @@ const EXIT_CONFIG: u8 = 78;
 
 /// PgQ ticker and maintenance daemon for a whole PostgreSQL cluster.
 #[derive(Debug, Parser)]
-#[command(name = "pgqd", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "pgqd",
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    disable_version_flag = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -47,6 +56,30 @@ struct Cli {
     /// No log output on stderr.
     #[arg(short)]
     quiet: bool,
+
+    /// Run in the background (legacy; needs pidfile, and logfile or
+    /// syslog, in the configuration). Under systemd, use the unit instead.
+    #[arg(short = 'd')]
+    daemonize: bool,
+
+    /// Stop the running instance gracefully: SIGINT to the pid in the
+    /// configuration's pidfile.
+    #[arg(short = 's', overrides_with_all = ["kill", "reload"])]
+    stop: bool,
+
+    /// Stop the running instance: SIGTERM to the pid in the pidfile (also
+    /// graceful in this pgqd; the C one exited at once with status 1).
+    #[arg(short = 'k', overrides_with_all = ["stop", "reload"])]
+    kill: bool,
+
+    /// Reload the running instance's configuration: SIGHUP to the pid in
+    /// the pidfile.
+    #[arg(short = 'r', overrides_with_all = ["stop", "kill"])]
+    reload: bool,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long)]
+    version: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -76,6 +109,10 @@ fn main() -> ExitCode {
         Some(Command::Admin(command)) => return pgqd::admin::main(command),
         None => {}
     }
+    if cli.version {
+        println!("pgqd version {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     if cli.print_config {
         print!("{}", config::sample_config());
         return ExitCode::SUCCESS;
@@ -98,7 +135,22 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let output = match logging::choose_output(loaded.config.logfile.as_deref(), cli.quiet) {
+    if let Some(signal) = legacy_signal(&cli) {
+        return send_signal(&loaded.config, signal);
+    }
+    if cli.daemonize {
+        if let Err(e) = daemonize(&loaded.config) {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    // A detached daemon without a log file logs to the journal (syslog).
+    let chosen = if cli.daemonize && loaded.config.logfile.is_none() {
+        Ok(Output::Journald)
+    } else {
+        logging::choose_output(loaded.config.logfile.as_deref(), cli.quiet)
+    };
+    let output = match chosen {
         Ok(output) => output,
         Err(e) => {
             eprintln!("opening the log file: {e}");
@@ -121,6 +173,64 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(serve(path, loaded.config, output))
+}
+
+/// The signal a legacy `-s` / `-k` / `-r` asks for.
+fn legacy_signal(cli: &Cli) -> Option<Signal> {
+    if cli.stop {
+        Some(Signal::SIGINT)
+    } else if cli.kill {
+        Some(Signal::SIGTERM)
+    } else if cli.reload {
+        Some(Signal::SIGHUP)
+    } else {
+        None
+    }
+}
+
+/// `-s` / `-k` / `-r`: signals the instance named by the pidfile, as the C
+/// pgqd did (exit 0 also when it is not running).
+fn send_signal(config: &config::Config, signal: Signal) -> ExitCode {
+    let Some(path) = config.pidfile.as_deref() else {
+        eprintln!("No pidfile configured");
+        return ExitCode::FAILURE;
+    };
+    match pgqd::pidfile::read(path) {
+        Some((pid, true)) => match nix::sys::signal::kill(Pid::from_raw(pid), signal) {
+            Ok(()) => {
+                eprintln!("{signal} sent");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("sending {signal} to pid {pid} from {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            eprintln!("Old process is not running");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `-d`: detaches from the terminal before any thread exists. The pidfile
+/// is written afterwards, with the final pid.
+fn daemonize(config: &config::Config) -> Result<(), String> {
+    let Some(pidfile) = config.pidfile.as_deref() else {
+        return Err("daemon needs pidfile configured".into());
+    };
+    if config.logfile.is_none() && !config.syslog {
+        return Err("daemon needs logfile or syslog configured".into());
+    }
+    if let Some((pid, true)) = pgqd::pidfile::read(pidfile) {
+        return Err(format!(
+            "pidfile {} exists, another instance running? (pid {pid})",
+            pidfile.display()
+        ));
+    }
+    // Keep the working directory, as the C pgqd did: relative paths in the
+    // configuration stay relative to where it was started.
+    nix::unistd::daemon(true, false).map_err(|e| format!("daemonizing: {e}"))
 }
 
 /// Accepts `pgqd --check ...` as `pgqd check ...`, the form monitoring
@@ -252,6 +362,14 @@ async fn serve(path: PathBuf, config: config::Config, output: Output) -> ExitCod
             return ExitCode::FAILURE;
         }
     };
+    let stall_limit = handle.config().connect_timeout
+        + handle.config().statement_timeout
+        + Duration::from_secs(5);
+    tokio::spawn(pgqd::notify::run(
+        handle.clone(),
+        stall_limit,
+        shutdown.clone(),
+    ));
     let signal_task = tokio::spawn(handle_signals(
         signals,
         path,
@@ -277,6 +395,7 @@ async fn handle_signals(
         match signal {
             SIGHUP => {
                 info!("Got SIGHUP, re-reading config");
+                pgqd::notify::reloading();
                 if let Output::File(file) = &output {
                     if let Err(e) = file.reopen() {
                         warn!("reopening the log file: {e}");
@@ -288,15 +407,22 @@ async fn handle_signals(
                             warn!("{warning}");
                         }
                         handle.reload(loaded.config);
+                        pgqd::notify::reloaded("configuration reloaded");
                     }
-                    Err(e) => error!(
-                        "{}: reload rejected, keeping the running configuration: {e}",
-                        path.display()
-                    ),
+                    Err(e) => {
+                        error!(
+                            "{}: reload rejected, keeping the running configuration: {e}",
+                            path.display()
+                        );
+                        pgqd::notify::reloaded(
+                            "reload rejected, running the previous configuration",
+                        );
+                    }
                 }
             }
             other => {
                 info!(signal = other, "shutting down");
+                pgqd::notify::stopping();
                 shutdown.cancel();
             }
         }

@@ -25,6 +25,9 @@ use crate::monitor::{Monitor, Snapshot};
 use crate::policy::Backoff;
 use crate::worker::Worker;
 
+/// The supervisor's loop runs at least this often.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// What a database's worker is doing, as health checks and metrics see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbState {
@@ -106,6 +109,9 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// Latest queue and consumer figures per database.
     pub(crate) monitor: Monitor,
+    /// When the supervisor's loop last ran; the systemd watchdog is fed
+    /// only while it keeps running.
+    heartbeat: Mutex<Instant>,
 }
 
 impl Shared {
@@ -195,6 +201,16 @@ impl Handle {
         self.shared.monitor.read()
     }
 
+    /// How long ago the supervisor's loop last ran; it runs at least every
+    /// [`HEARTBEAT`], so a much larger value means it is stuck.
+    pub fn heartbeat_age(&self) -> Duration {
+        self.shared
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
+
     /// Whether the first discovery has run and every database has settled.
     pub fn is_ready(&self) -> bool {
         *self.discovered.borrow() && self.status().values().all(DbState::is_settled)
@@ -239,6 +255,7 @@ impl Daemon {
             trouble: Notify::new(),
             stats: Stats::default(),
             monitor: Monitor::default(),
+            heartbeat: Mutex::new(Instant::now()),
         });
         Ok(Daemon {
             shared: shared.clone(),
@@ -273,7 +290,8 @@ impl Daemon {
             self.discovered_tx.send_replace(true);
             let next_check = Instant::now() + config.check_period;
             loop {
-                let wake = next_check.min(next_stats);
+                self.beat();
+                let wake = next_check.min(next_stats).min(Instant::now() + HEARTBEAT);
                 tokio::select! {
                     _ = shutdown.cancelled() => {
                         self.stop(workers).await;
@@ -302,6 +320,14 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    fn beat(&self) {
+        *self
+            .shared
+            .heartbeat
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
     fn apply_reload(&self, config: Arc<Config>) {
@@ -410,6 +436,7 @@ impl Daemon {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
         let mut was_down = false;
         loop {
+            self.beat();
             let attempt = tokio::select! {
                 _ = shutdown.cancelled() => return false,
                 r = self.shared.connect(&config.initial_database, config.statement_timeout) => r,
