@@ -155,6 +155,7 @@ begin
             ('pgq._regen_dispatch()', '', 'integer'),
             ('pgq._seq_last(regclass)', 'i_seq regclass', 'bigint'),
             ('pgq._unticked_events(integer,txid_snapshot)', 'i_queue_id integer, i_snap txid_snapshot', 'boolean'),
+            ('pgq._unticked_events_nowait(integer,txid_snapshot)', 'i_queue_id integer, i_snap txid_snapshot', 'boolean'),
             ('pgq._unticked_events_dyn(integer,integer,bigint,bigint[])', 'i_queue_id integer, i_table integer, i_xmax bigint, i_xip bigint[]', 'boolean'),
             ('pgq._unticked_events_in(integer,integer,bigint,bigint[])', 'i_queue_id integer, i_table integer, i_xmax bigint, i_xip bigint[]', 'boolean'),
             ('pgq.batch_event_sql(bigint)', 'x_batch_id bigint', 'text'),
@@ -470,6 +471,20 @@ begin
         end if;
     end if;
     perform set_config(v_key, v_memo, false);
+    return false;
+end;
+$$;
+
+-- The ticker's probe for late commits must never make ticking wait: when an
+-- event table is locked exclusively (a TRUNCATE queued behind a long reader,
+-- an explicit LOCK, a rewrite), give up at once and tick by the sequence
+-- alone, as the C ticker always does.
+create or replace function pgq._unticked_events_nowait(i_queue_id int4, i_snap txid_snapshot)
+returns bool language plpgsql
+set lock_timeout = '10ms' as $$
+begin
+    return pgq._unticked_events(i_queue_id, i_snap);
+exception when lock_not_available then
     return false;
 end;
 $$;
@@ -853,7 +868,7 @@ select s.queue_name,
          when s.l >= greatest(s.max_lag / 2, least(2 * (s.last_time - s.prev_time), s.idle)) then 0
          -- events committed after the last tick's snapshot was taken but
          -- counted in its event seq: due after max_lag like any new event
-         when s.l >= s.max_lag and pgq._unticked_events(s.queue_id, s.last_snap) then 0
+         when s.l >= s.max_lag and pgq._unticked_events_nowait(s.queue_id, s.last_snap) then 0
          else greatest(0, extract(epoch from
                 greatest(s.max_lag / 2, least(2 * (s.last_time - s.prev_time), s.idle)) - s.l))
        end::float8,
@@ -958,7 +973,7 @@ begin
             if found
                and (v_lag < q.queue_ticker_max_lag / 2
                     or (v_lag < 2 * (t.tick_time - v_prev_time) and v_lag < q.queue_ticker_idle_period))
-               and not (v_lag >= q.queue_ticker_max_lag and pgq._unticked_events(q.queue_id, t.tick_snapshot))
+               and not (v_lag >= q.queue_ticker_max_lag and pgq._unticked_events_nowait(q.queue_id, t.tick_snapshot))
             then
                 return null;
             end if;

@@ -2,11 +2,13 @@
 //! daemon leads it, ticks its queues by their policies, drains the retry
 //! queue and runs maintenance.
 //!
-//! The worker owns exactly one persistent connection. Ticking, retry
-//! draining and listing maintenance run on it, one statement at a time, in
-//! autocommit. Maintenance operations themselves (rotation, VACUUM, extra
-//! functions) can wait on locks for long, so they run on a short-lived
-//! second connection under a cluster-wide cap; ticking never waits for them.
+//! The worker owns exactly one persistent connection. Ticking, reading the
+//! monitoring figures, looking for due retry events and listing maintenance
+//! run on it, one read-mostly statement at a time, in autocommit. Moving
+//! retry events and the maintenance operations themselves (rotation, VACUUM,
+//! extra functions) can wait on locks, so they run on a short-lived second
+//! connection under a cluster-wide cap, and only when there is work; ticking
+//! never waits for them.
 //!
 //! States: connecting → (no_pgq | unsupported | standby | follower |
 //! ticking); any connection error goes to `down` and back to connecting
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::task::JoinHandle;
 use tokio::time::sleep;
 use tokio_postgres::Client;
@@ -93,6 +95,7 @@ pub(crate) struct Worker {
     /// The last reason given for not ticking, so it is logged once.
     last_reason: Option<String>,
     maint: Option<JoinHandle<()>>,
+    retry_task: Option<JoinHandle<()>>,
     stuck: StuckTracker,
     /// The monitor's read count at the last refresh; `None` before the
     /// first one.
@@ -116,6 +119,7 @@ impl Worker {
             errors: RateLimit::new(),
             last_reason: None,
             maint: None,
+            retry_task: None,
             stuck: StuckTracker::default(),
             refreshed_at_reads: None,
         }
@@ -150,8 +154,11 @@ impl Worker {
                 Exit::Reconnect => self.wait_backoff().await,
             }
         }
-        if let Some(maint) = self.maint.take() {
-            maint.abort();
+        for task in [self.maint.take(), self.retry_task.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
         }
         metrics::forget_database(&self.database);
         self.shared.monitor.forget(&self.database);
@@ -327,6 +334,9 @@ impl Worker {
                 .mul_f64(rand::random::<f64>());
         let mut next_recheck = now + config.check_period;
         let mut next_refresh = now;
+        if let Err(exit) = self.apply_overrides(client).await {
+            return exit;
+        }
         loop {
             let config = self.shared.config();
             let db = config.database_settings(&self.database);
@@ -374,6 +384,10 @@ impl Worker {
                     Ok(Probe::Ready(new)) if new == *info => {}
                     Ok(_) => return Exit::Reprobe,
                     Err(_) => return Exit::Reconnect,
+                }
+                // Also catches queues created since, and reloads.
+                if let Err(exit) = self.apply_overrides(client).await {
+                    return exit;
                 }
                 if started.elapsed() > config.connection_lifetime {
                     debug!(database = %self.database, "recycling connection after its lifetime");
@@ -463,29 +477,64 @@ impl Worker {
         Ok(())
     }
 
-    /// Drains due retry events, a bounded number of calls per round.
+    /// Looks for due retry events on the persistent connection and, when
+    /// there are any, moves them on a maintenance connection in the
+    /// background: moving inserts into the event tables, which rotation or a
+    /// long transaction can hold locked, and ticking must not wait for that.
     async fn retry(&mut self, client: &Client) -> Result<(), Exit> {
-        let max_calls = self.shared.config().retry_batch_max.max(1);
-        let mut moved = 0;
-        for _ in 0..max_calls {
-            match engine::retry_events(client).await {
-                Ok(0) => break,
-                Ok(n) => moved += n,
-                Err(e) => {
-                    if let Some(exit) = self.on_error("moving retry events", &e) {
-                        return Err(exit);
+        if self.retry_task.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Ok(());
+        }
+        match engine::retry_due(client).await {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                let round = RetryRound {
+                    database: self.database.clone(),
+                    shared: self.shared.clone(),
+                    cancel: self.cancel.clone(),
+                };
+                self.retry_task = Some(tokio::spawn(round.run()));
+                Ok(())
+            }
+            Err(e) => match self.on_error("looking for due retry events", &e) {
+                Some(exit) => Err(exit),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Writes the `[[queue]]` settings of the configuration into the
+    /// matching queues' PgQ configuration where they differ, so that
+    /// `pgq.ticker()` (ours or any other ticker) and every monitoring query
+    /// see the same policy.
+    async fn apply_overrides(&mut self, client: &Client) -> Result<(), Exit> {
+        let config = self.shared.config();
+        if config.queues.is_empty() {
+            return Ok(());
+        }
+        let queues = match engine::queue_settings(client).await {
+            Ok(q) => q,
+            Err(e) => {
+                return match self.on_error("reading queue settings", &e) {
+                    Some(exit) => Err(exit),
+                    None => Ok(()),
+                };
+            }
+        };
+        for queue in queues {
+            let wanted = config.queue_overrides(&self.database, &queue.name);
+            for (param, value) in override_changes(&queue, &wanted) {
+                match engine::set_queue_config(client, &queue.name, param, &value).await {
+                    Ok(()) => info!(database = %self.database, queue = %queue.name,
+                        "applied [[queue]] setting {param} = {value}"),
+                    Err(e) => {
+                        let what = format!("setting {param} of queue {}", queue.name);
+                        if let Some(exit) = self.on_error(&what, &e) {
+                            return Err(exit);
+                        }
                     }
-                    break;
                 }
             }
-        }
-        if moved > 0 {
-            metrics::retry_moved(&self.database, moved);
-            self.shared
-                .stats
-                .retry
-                .fetch_add(u64::try_from(moved).unwrap_or(0), Ordering::Relaxed);
-            debug!(database = %self.database, moved, "retry events moved");
         }
         Ok(())
     }
@@ -561,6 +610,111 @@ impl Worker {
     }
 }
 
+/// The `pgq.set_queue_config` calls that bring `queue` to `wanted`:
+/// parameter names and values as PgQ accepts them.
+fn override_changes(
+    queue: &engine::QueueSettings,
+    wanted: &crate::config::QueueOverrides,
+) -> Vec<(&'static str, String)> {
+    let interval = |d: Duration| format!("{:.6} seconds", d.as_secs_f64());
+    let differs = |current: f64, d: Duration| (current - d.as_secs_f64()).abs() > 1e-6;
+    let mut changes = Vec::new();
+    if let Some(n) = wanted.ticker_max_count {
+        if u64::try_from(queue.max_count).ok() != Some(n) {
+            changes.push(("ticker_max_count", n.to_string()));
+        }
+    }
+    if let Some(d) = wanted.ticker_max_lag {
+        if differs(queue.max_lag, d) {
+            changes.push(("ticker_max_lag", interval(d)));
+        }
+    }
+    if let Some(d) = wanted.ticker_idle_period {
+        if differs(queue.idle_period, d) {
+            changes.push(("ticker_idle_period", interval(d)));
+        }
+    }
+    if let Some(p) = wanted.ticker_paused {
+        if queue.paused != p {
+            changes.push(("ticker_paused", p.to_string()));
+        }
+    }
+    changes
+}
+
+/// Waits for a maintenance permit and opens a maintenance connection;
+/// `None` when cancelled or the connection failed (logged as `what`).
+async fn maint_connection(
+    shared: &Shared,
+    database: &str,
+    cancel: &CancellationToken,
+    statement_timeout: Duration,
+    what: &str,
+) -> Option<(OwnedSemaphorePermit, Client)> {
+    let permit = tokio::select! {
+        _ = cancel.cancelled() => return None,
+        p = shared.maint_permits.clone().acquire_owned() => p.ok()?,
+    };
+    let client = tokio::select! {
+        _ = cancel.cancelled() => return None,
+        c = shared.connect(database, statement_timeout) => c,
+    };
+    match client {
+        Ok(c) => Some((permit, c)),
+        Err(e) => {
+            warn!(database, "{what}: {e}");
+            None
+        }
+    }
+}
+
+/// Moves due retry events back into their queues on its own connection,
+/// a bounded number of `pgq.maint_retry_events()` calls per round.
+struct RetryRound {
+    database: String,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+}
+
+impl RetryRound {
+    async fn run(self) {
+        let config = self.shared.config();
+        let Some((_permit, client)) = maint_connection(
+            &self.shared,
+            &self.database,
+            &self.cancel,
+            config.statement_timeout,
+            "moving retry events",
+        )
+        .await
+        else {
+            return;
+        };
+        let mut moved = 0;
+        for _ in 0..config.retry_batch_max.max(1) {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            match engine::retry_events(&client).await {
+                Ok(0) => break,
+                Ok(n) => moved += n,
+                Err(e) => {
+                    warn!(database = %self.database, "moving retry events: {}", engine::error_text(&e));
+                    break;
+                }
+            }
+        }
+        if moved > 0 {
+            metrics::retry_moved(&self.database, moved);
+            self.shared
+                .stats
+                .retry
+                .fetch_add(u64::try_from(moved).unwrap_or(0), Ordering::Relaxed);
+            debug!(database = %self.database, moved, "retry events moved");
+        }
+    }
+}
+
 /// One maintenance round on its own connection.
 struct MaintRound {
     database: String,
@@ -571,24 +725,17 @@ struct MaintRound {
 
 impl MaintRound {
     async fn run(self) {
-        let _permit = tokio::select! {
-            _ = self.cancel.cancelled() => return,
-            p = self.shared.maint_permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let config = self.shared.config();
-        let client = tokio::select! {
-            _ = self.cancel.cancelled() => return,
-            c = self.shared.connect(&self.database, config.maint_statement_timeout) => c,
-        };
-        let client = match client {
-            Ok(c) => c,
-            Err(e) => {
-                warn!(database = %self.database, "maintenance: {e}");
-                return;
-            }
+        let Some((_permit, client)) = maint_connection(
+            &self.shared,
+            &self.database,
+            &self.cancel,
+            config.maint_statement_timeout,
+            "maintenance",
+        )
+        .await
+        else {
+            return;
         };
         let max_repeats = config.maint_max_repeats.max(1);
         for op in &self.ops {
@@ -625,5 +772,48 @@ impl MaintRound {
         }
         self.shared.stats.maint.fetch_add(1, Ordering::Relaxed);
         debug!(database = %self.database, ops = self.ops.len(), "maintenance round done");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::QueueOverrides;
+
+    fn queue() -> engine::QueueSettings {
+        engine::QueueSettings {
+            name: "q".into(),
+            max_count: 500,
+            max_lag: 3.0,
+            idle_period: 60.0,
+            paused: false,
+        }
+    }
+
+    #[test]
+    fn only_differing_settings_are_written() {
+        let none = QueueOverrides::default();
+        assert!(override_changes(&queue(), &none).is_empty());
+        let same = QueueOverrides {
+            ticker_max_count: Some(500),
+            ticker_max_lag: Some(Duration::from_secs(3)),
+            ticker_idle_period: Some(Duration::from_secs(60)),
+            ticker_paused: Some(false),
+        };
+        assert!(override_changes(&queue(), &same).is_empty());
+        let new = QueueOverrides {
+            ticker_max_count: Some(10),
+            ticker_max_lag: Some(Duration::from_millis(50)),
+            ticker_idle_period: None,
+            ticker_paused: Some(true),
+        };
+        assert_eq!(
+            override_changes(&queue(), &new),
+            vec![
+                ("ticker_max_count", "10".to_string()),
+                ("ticker_max_lag", "0.050000 seconds".to_string()),
+                ("ticker_paused", "true".to_string()),
+            ]
+        );
     }
 }

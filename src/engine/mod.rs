@@ -225,6 +225,61 @@ pub async fn tick_schedule(client: &Client) -> Result<Vec<QueueSchedule>, tokio_
         .collect())
 }
 
+/// One queue's ticker settings as stored in `pgq.queue`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSettings {
+    /// Queue name.
+    pub name: String,
+    /// `queue_ticker_max_count`.
+    pub max_count: i64,
+    /// `queue_ticker_max_lag`, in seconds.
+    pub max_lag: f64,
+    /// `queue_ticker_idle_period`, in seconds.
+    pub idle_period: f64,
+    /// `queue_ticker_paused`.
+    pub paused: bool,
+}
+
+/// Reads every queue's ticker settings.
+pub async fn queue_settings(client: &Client) -> Result<Vec<QueueSettings>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "select queue_name, queue_ticker_max_count::int8,
+                    extract(epoch from queue_ticker_max_lag)::float8,
+                    extract(epoch from queue_ticker_idle_period)::float8,
+                    queue_ticker_paused
+               from pgq.queue order by queue_name",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| QueueSettings {
+            name: r.get(0),
+            max_count: r.get(1),
+            max_lag: r.get(2),
+            idle_period: r.get(3),
+            paused: r.get(4),
+        })
+        .collect())
+}
+
+/// `pgq.set_queue_config(queue, param, value)`.
+pub async fn set_queue_config(
+    client: &Client,
+    queue: &str,
+    param: &str,
+    value: &str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .query_one(
+            "select pgq.set_queue_config($1, $2, $3)",
+            &[&queue, &param, &value],
+        )
+        .await
+        .map(drop)
+}
+
 /// `pgq.ticker()`: ticks every due queue; returns how many were ticked.
 pub async fn tick_all(client: &Client) -> Result<i64, tokio_postgres::Error> {
     let row = client.query_one("select pgq.ticker()", &[]).await?;
@@ -238,6 +293,19 @@ pub async fn tick_queue(
 ) -> Result<Option<i64>, tokio_postgres::Error> {
     let row = client.query_one("select pgq.ticker($1)", &[&queue]).await?;
     Ok(row.get(0))
+}
+
+/// Whether any retry event is due to go back into its queue (reads only;
+/// takes no lock an insert could wait on).
+pub async fn retry_due(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client
+        .query_one(
+            "select exists (select 1 from pgq.retry_queue \
+              where ev_retry_after <= pg_catalog.now())",
+            &[],
+        )
+        .await?
+        .get(0))
 }
 
 /// `pgq.maint_retry_events()`: moves due retry events back into their

@@ -2,15 +2,16 @@
 //! database from PgQ's own info functions (`pgq.get_queue_info()`,
 //! `pgq.get_consumer_info()`), which both engines provide.
 //!
-//! The statement takes no lock that rotation or a long transaction could
-//! make it wait on: event-table sizes are skipped for a table someone holds
-//! or awaits an exclusive lock on, since sizing it would queue behind that.
+//! The statement must never hold up the ticker that shares its connection:
+//! event-table sizes are skipped for a table someone holds or awaits an
+//! exclusive lock on (sizing it would queue behind that), and the statement
+//! gives up after a short lock wait should such a lock appear meanwhile.
 //! Ages computed from `now()` are clamped at zero: a consumer finishing a
 //! batch while the figures are read would otherwise show a few negative
 //! milliseconds.
 
 use serde::{Deserialize, Serialize};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, SimpleQueryMessage};
 
 /// One queue's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,9 +94,14 @@ with info as materialized (
     select i.queue_id, pg_catalog.to_regclass(i.queue_data_pfx || '_' || n::text) as rel
       from info i, pg_catalog.generate_series(0, i.queue_ntables - 1) n
 ), sizes as (
+    -- Sized row by row, so that a locked table is never opened (an
+    -- aggregate over the sizes would open every table first).
     select t.queue_id,
            case when bool_or(t.rel is null or t.rel in (select relation from locked)) then null
-                else sum(pg_catalog.pg_total_relation_size(t.rel))::int8 end as bytes
+                else sum(case when t.rel is null or t.rel in (select relation from locked)
+                              then null
+                              else pg_catalog.pg_total_relation_size(t.rel) end)::int8
+           end as bytes
       from tables t group by t.queue_id
 )
 select
@@ -132,18 +138,36 @@ pub enum StatsError {
     /// The statement failed.
     #[error("reading queue and consumer figures: {}", super::error_text(.0))]
     Query(#[from] tokio_postgres::Error),
+    /// The statement returned no row.
+    #[error("reading queue and consumer figures: no result row")]
+    NoRow,
     /// The result did not have the expected shape.
     #[error("reading queue and consumer figures: unexpected result: {0}")]
     Decode(#[from] serde_json::Error),
 }
 
+/// The lock wait the figures statement allows itself: a lock taken between
+/// its look at `pg_locks` and its sizing of a table makes it give up this
+/// round rather than hold up the ticker sharing its connection.
+const STATS_LOCK_TIMEOUT: &str = "100ms";
+
 /// Reads every queue's and consumer's figures in one statement.
 pub async fn db_stats(client: &Client) -> Result<DbStats, StatsError> {
-    let row = client.query_one(STATS_SQL, &[]).await?;
-    let queues: String = row.get(0);
-    let consumers: String = row.get(1);
+    // One simple-protocol round trip: the SET LOCAL lasts for the implicit
+    // transaction of this query string only.
+    let text = format!("set local lock_timeout = '{STATS_LOCK_TIMEOUT}'; {STATS_SQL}");
+    let messages = client.simple_query(&text).await?;
+    let row = messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(row),
+            _ => None,
+        })
+        .ok_or(StatsError::NoRow)?;
+    let queues = row.get(0).unwrap_or("[]");
+    let consumers = row.get(1).unwrap_or("[]");
     Ok(DbStats {
-        queues: serde_json::from_str(&queues)?,
-        consumers: serde_json::from_str(&consumers)?,
+        queues: serde_json::from_str(queues)?,
+        consumers: serde_json::from_str(consumers)?,
     })
 }

@@ -413,3 +413,120 @@ fn passwords_never_reach_the_log() {
     );
     assert!(!log.contains(SECRET), "password leaked into the log");
 }
+
+#[tokio::test]
+async fn queue_tables_set_the_policy_of_matching_queues() {
+    let cluster = TempCluster::start().unwrap();
+    for db in ["app", "other"] {
+        cluster.create_database(db).unwrap();
+        cluster.install_engine(db).unwrap();
+        make_queue(&cluster, db, "fast_orders");
+        make_queue(&cluster, db, "slow");
+    }
+    cluster.create_database("cext").unwrap();
+    cluster.install_pgq_extension("cext").unwrap();
+    make_queue(&cluster, "cext", "fast_c");
+    let daemon = Running::start(config_for(
+        &cluster,
+        "[[queue]]\ndatabase = \"app\"\nname = \"fast_*\"\nticker_max_lag = \"50ms\"\n\
+         ticker_max_count = 10\n\n\
+         [[queue]]\nname = \"fast_*\"\nticker_idle_period = \"5s\"\n\n\
+         [[queue]]\nname = \"fast_c\"\nticker_paused = true\n",
+    ));
+    let policy = |q: &str| {
+        format!(
+            "select queue_ticker_max_lag || ' ' || queue_ticker_max_count || ' ' || \
+             queue_ticker_idle_period || ' ' || queue_ticker_paused \
+             from pgq.queue where queue_name = '{q}'"
+        )
+    };
+    // make_queue set max lag 0.1 s and idle period 1 s.
+    wait_value(
+        &cluster,
+        "app",
+        &policy("fast_orders"),
+        "00:00:00.05 10 00:00:05 false",
+    )
+    .await;
+    wait_value(
+        &cluster,
+        "other",
+        &policy("fast_orders"),
+        "00:00:00.1 500 00:00:05 false",
+    )
+    .await;
+    wait_value(
+        &cluster,
+        "cext",
+        &policy("fast_c"),
+        "00:00:00.1 500 00:00:05 true",
+    )
+    .await;
+    // Queues not matched keep their own values.
+    assert_eq!(
+        cluster.psql("app", &policy("slow")).unwrap(),
+        "00:00:00.1 500 00:00:01 false"
+    );
+    // A queue created later gets its settings at the next check.
+    make_queue(&cluster, "app", "fast_new");
+    wait_value(
+        &cluster,
+        "app",
+        &policy("fast_new"),
+        "00:00:00.05 10 00:00:05 false",
+    )
+    .await;
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn a_locked_event_table_delays_retries_but_never_ticks() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("app").unwrap();
+    cluster.install_engine("app").unwrap();
+    make_queue(&cluster, "app", "q");
+    // Long enough that a retry mover blocking the ticking connection would
+    // stop ticks for longer than the test waits.
+    let daemon = Running::start(config_for(&cluster, "lock_timeout = \"120s\"\n"));
+    daemon.wait_state("app", "ticking").await;
+
+    // Someone holds every event table of the queue exclusively.
+    let locker = cluster.connect("app").await.unwrap();
+    locker.batch_execute("begin").await.unwrap();
+    let parent: String = locker
+        .query_one(
+            "select queue_data_pfx from pgq.queue where queue_name = 'q'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    locker
+        .batch_execute(&format!("lock table {parent} in access exclusive mode"))
+        .await
+        .unwrap();
+    // A retry event falls due: moving it back must insert into a locked table.
+    cluster
+        .psql(
+            "app",
+            "select pgq.event_retry_raw('q', 'c1', now(), 1, now(), 0, 't', 'again', \
+             null, null, null, null)",
+        )
+        .unwrap();
+    wait_value(
+        &cluster,
+        "app",
+        "select count(*) > 0 from pg_locks where not granted and relation is not null",
+        "t",
+    )
+    .await;
+    // Ticking goes on (idle ticks every second) while the mover waits.
+    let tick = last_tick(&cluster, "app", "q");
+    let tick = wait_tick_after(&cluster, "app", "q", tick).await;
+    wait_tick_after(&cluster, "app", "q", tick).await;
+
+    locker.batch_execute("commit").await.unwrap();
+    let events = consume(&cluster, "app", "q", "c1", 1).await;
+    assert_eq!(events, ["again"]);
+    daemon.stop().await;
+}
