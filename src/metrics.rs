@@ -49,6 +49,27 @@ pub const STATS_REFRESH_DURATION: &str = "pgqd_stats_refresh_duration_seconds";
 /// Unix time of the last read of a database's queue and consumer figures.
 pub const STATS_REFRESHED: &str = "pgqd_stats_refresh_timestamp_seconds";
 
+/// Every metric declared here, for documentation checks.
+pub const ALL: &[&str] = &[
+    BUILD_INFO,
+    TICKS,
+    QUEUE_TICKS,
+    TICK_ERRORS,
+    TICK_DURATION,
+    LAST_TICK,
+    MAINT_OPS,
+    RETRY_MOVED,
+    ROTATIONS,
+    RECONNECTS,
+    DB_UP,
+    DB_STATE,
+    DB_IN_RECOVERY,
+    DB_LEADER,
+    ENGINE_INFO,
+    STATS_REFRESH_DURATION,
+    STATS_REFRESHED,
+];
+
 /// Buckets for call durations: 1 ms to 1 minute.
 const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,

@@ -142,3 +142,21 @@ fn every_family_has_a_conventional_name_and_help() {
 fn label_values_are_escaped() {
     assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
+
+#[test]
+fn every_metric_is_documented() {
+    let doc = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/monitoring.md"),
+    )
+    .unwrap();
+    let names = families()
+        .into_iter()
+        .map(|(name, _)| name)
+        .chain(crate::metrics::ALL.iter().copied());
+    for name in names {
+        assert!(
+            doc.contains(&format!("`{name}`")) || doc.contains(&format!("`{name}{{")),
+            "docs/monitoring.md does not describe {name}"
+        );
+    }
+}
