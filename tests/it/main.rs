@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area, every test against a
 //! real throwaway PostgreSQL cluster from [`pgqd::tempcluster`].
 
+mod admin;
 mod cli;
 mod common;
 mod daemon;
