@@ -11,7 +11,7 @@
 //!   `PG*` variables, `.pgpass`, `sslmode`) turned into `tokio_postgres` configs;
 //! - [`supervisor`]: discovers databases and runs one worker per database
 //!   (ticker, retry, maintenance), see [`run`] and [`Daemon`];
-//! - [`engine`]: the PgQ SQL surface, the only place that writes SQL;
+//! - [`engine`]: the PgQ SQL surface, the only place, with [`admin`]'s SQL module, that writes SQL;
 //! - [`policy`]: pure scheduling and backoff decisions;
 //! - [`status`]: `pgqd status`, queues and consumers of a cluster as tables;
 //! - [`metrics`]: every exported metric, declared once;

@@ -1,5 +1,7 @@
 //! systemd's readiness protocol (`Type=notify`): `READY=1` once every
-//! database is ticked or known to need no ticking, a one-line `STATUS=`,
+//! database has been tried (ticked, found without PgQ, or failed and
+//! retrying: one unreachable database must not fail the whole service's
+//! start), a one-line `STATUS=`,
 //! `WATCHDOG=1` pings while the supervisor's loop keeps running,
 //! `RELOADING=1`/`READY=1` around a reload and `STOPPING=1` on shutdown.
 //!
@@ -73,7 +75,12 @@ pub async fn run(handle: Handle, stall_limit: Duration, shutdown: CancellationTo
     loop {
         let status = handle.status();
         let text = summary(&status);
-        if !ready && handle.is_ready() {
+        // A database that failed its first attempt does not hold up
+        // readiness (systemd would kill the service over one bad database);
+        // it shows in the status line instead.
+        let attempted =
+            handle.discovered() && status.values().all(|s| !matches!(s, DbState::Connecting));
+        if !ready && attempted {
             send(&[NotifyState::Ready, NotifyState::Status(&text)]);
             ready = true;
             last_status = text;

@@ -88,7 +88,12 @@ fn speaks_systemds_notification_protocol() {
     cluster.create_database("app").unwrap();
     cluster.install_engine("app").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &cluster, "");
+    // A database that cannot be reached must not hold up readiness.
+    let config = write_config(
+        dir.path(),
+        &cluster,
+        "database_list = [\"app\", \"postgres\", \"missing\"]\n",
+    );
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).unwrap();
     socket.set_nonblocking(true).unwrap();
@@ -102,7 +107,7 @@ fn speaks_systemds_notification_protocol() {
     let mut seen = Vec::new();
     let ready = expect_notice(&socket, "READY=1", &mut seen);
     assert!(
-        ready.contains("STATUS=2 databases: 1 no_pgq, 1 ticking"),
+        ready.contains("STATUS=3 databases: 1 down, 1 no_pgq, 1 ticking"),
         "{ready:?}"
     );
     // Pings every WATCHDOG_USEC / 2 while the supervisor runs.
