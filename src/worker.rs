@@ -15,6 +15,7 @@
 //! after a jittered backoff, or at once when the supervisor sees the server
 //! come back.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -49,38 +50,41 @@ enum Exit {
 }
 
 /// Logs an error unless the same kind was logged recently, so a database
-/// that fails every tick does not flood the log.
+/// that fails every tick does not flood the log. Kinds are tracked apart,
+/// so two errors that alternate (the ticker call, then each queue) are both
+/// limited; the next message of a kind says how many were left out.
 struct RateLimit {
-    last: Option<(String, Instant)>,
-    suppressed: u64,
+    last: HashMap<String, (Instant, u64)>,
 }
 
 impl RateLimit {
     fn new() -> Self {
         RateLimit {
-            last: None,
-            suppressed: 0,
+            last: HashMap::new(),
         }
     }
 
     fn warn(&mut self, database: &str, what: &str, message: &str) {
         let now = Instant::now();
-        if let Some((key, at)) = &self.last {
-            if key == what && now.duration_since(*at) < LOG_EVERY {
-                self.suppressed += 1;
+        if let Some((at, suppressed)) = self.last.get_mut(what) {
+            if now.duration_since(*at) < LOG_EVERY {
+                *suppressed += 1;
                 return;
             }
         }
-        if self.suppressed > 0 {
+        let suppressed = self.last.get(what).map_or(0, |(_, n)| *n);
+        if suppressed > 0 {
             warn!(
                 database,
-                "{what}: {message} ({} similar messages suppressed)", self.suppressed
+                "{what}: {message} ({suppressed} similar messages suppressed)"
             );
         } else {
             warn!(database, "{what}: {message}");
         }
-        self.suppressed = 0;
-        self.last = Some((what.to_owned(), now));
+        // Forget kinds that have been quiet for long; bounds the map.
+        self.last
+            .retain(|_, (at, _)| now.duration_since(*at) < LOG_EVERY * 6);
+        self.last.insert(what.to_owned(), (now, 0));
     }
 }
 

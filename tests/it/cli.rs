@@ -196,3 +196,91 @@ fn legacy_switches_signal_the_instance_in_the_pidfile() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("daemon needs pidfile configured"));
 }
+
+/// Makes `queue`'s next tick fail: its tick sequence is at its maximum.
+fn break_ticks(cluster: &TempCluster, db: &str, queue: &str) {
+    let seq = cluster
+        .psql(
+            db,
+            &format!("select queue_tick_seq from pgq.queue where queue_name = '{queue}'"),
+        )
+        .unwrap();
+    let last = cluster
+        .psql(db, &format!("select last_value from {seq}"))
+        .unwrap();
+    cluster
+        .psql(
+            db,
+            &format!("alter sequence {seq} minvalue 0 maxvalue {last}"),
+        )
+        .unwrap();
+}
+
+fn last_tick(cluster: &TempCluster, db: &str, queue: &str) -> i64 {
+    cluster
+        .psql(
+            db,
+            &format!("select coalesce(last_tick_id, 0) from pgq.get_queue_info('{queue}')"),
+        )
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn one_failing_queue_neither_stops_the_others_nor_floods_the_log() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("cext").unwrap();
+    cluster.install_pgq_extension("cext").unwrap();
+    cluster.create_database("ours").unwrap();
+    cluster.install_engine("ours").unwrap();
+    for db in ["cext", "ours"] {
+        for q in ["bad", "good"] {
+            cluster
+                .psql(
+                    db,
+                    &format!(
+                        "select pgq.create_queue('{q}');
+                         select pgq.set_queue_config('{q}', 'ticker_max_lag', '0.1');
+                         select pgq.set_queue_config('{q}', 'ticker_idle_period', '0.3');"
+                    ),
+                )
+                .unwrap();
+        }
+        break_ticks(&cluster, db, "bad");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logfile = dir.path().join("pgqd.log");
+    let config = write_config(
+        dir.path(),
+        &cluster,
+        &format!("logfile = \"{}\"\n", logfile.display()),
+    );
+    let mut child = pgqd().arg(&config).spawn().unwrap();
+    let log = || std::fs::read_to_string(&logfile).unwrap_or_default();
+
+    // The C engine ticks every queue in one transaction, so the daemon falls
+    // back to ticking queue by queue; ours isolates queues by itself.
+    for db in ["cext", "ours"] {
+        let start = last_tick(&cluster, db, "good");
+        wait_until(&format!("{db}/good to tick on"), || {
+            last_tick(&cluster, db, "good") >= start + 3
+        });
+    }
+    // The bad queue fails every 0.3 s, yet its error is logged once per
+    // 10 s, then with a count of what was left out.
+    wait_until("a summary of suppressed messages", || {
+        log().contains("similar messages suppressed")
+    });
+    let text = log();
+    let bad_lines = text
+        .lines()
+        .filter(|l| l.contains("ticking queue bad"))
+        .count();
+    assert!(
+        (1..=3).contains(&bad_lines),
+        "{bad_lines} lines about the bad queue:\n{text}"
+    );
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(wait_exit(&mut child), Some(0));
+}
