@@ -154,10 +154,30 @@ begin
             ('pgq._queue_seqs()', 'OUT queue_id integer, OUT event_seq regclass, OUT seq_start bigint', 'SETOF record'),
             ('pgq._regen_dispatch()', '', 'integer'),
             ('pgq._seq_last(regclass)', 'i_seq regclass', 'bigint'),
+            ('pgq._trg_cache(text,oid,text,text,text[],text,text,boolean)', 'i_kind text, i_relid oid, i_schema text, i_table text, i_args text[], i_key text, i_hot text, i_force boolean', 'text'),
+            ('pgq._trg_json(text,text,json,text[])', 'i_fmt text, i_kinds text, i_row json, i_vals text[]', 'text'),
+            ('pgq._trg_json_type(text,text,text,text)', 'i_op text, i_schema text, i_table text, i_pkey text', 'text'),
+            ('pgq._trg_pkey(oid)', 'i_relid oid', 'text'),
+            ('pgq._trg_prepare(text,oid,text,text,text[],text)', 'i_kind text, i_relid oid, i_schema text, i_table text, i_args text[], i_sig text', 'text[]'),
+            ('pgq._trg_raw_fast(text)', 'i_inner text', 'text[]'),
+            ('pgq._trg_row(text,text,text,oid,text,text,text,text[],anyelement,anyelement)', 'i_kind text, i_op text, i_when text, i_relid oid, i_schema text, i_table text, i_name text, i_args text[], i_new anyelement, i_old anyelement', 'anyelement'),
+            ('pgq._trg_sql_fast(text)', 'i_inner text', 'text[]'),
+            ('pgq._trg_sql_wrap(text)', 'i_inner text', 'text'),
+            ('pgq._trg_statement(text,text,text,oid,text,text,text[])', 'i_kind text, i_op text, i_when text, i_relid oid, i_schema text, i_table text, i_args text[]', 'void'),
+            ('pgq._trg_strlist_has(text,text)', 'i_list text, i_name text', 'boolean'),
+            ('pgq._trg_url_all(text)', 'i_inner text', 'text[]'),
+            ('pgq._trg_url_fast(text)', 'i_row text', 'text[]'),
+            ('pgq._trg_url_split(text)', 'i_encoded text', 'text[]'),
+            ('pgq._trg_vals(text,text,integer)', 'i_kind text, i_inner text, i_n integer', 'text[]'),
+            ('pgq._trg_vals_slow(text,integer,text)', 'i_inner text, i_n integer, i_how text', 'text[]'),
             ('pgq._unticked_events(integer,txid_snapshot)', 'i_queue_id integer, i_snap txid_snapshot', 'boolean'),
             ('pgq._unticked_events_nowait(integer,txid_snapshot)', 'i_queue_id integer, i_snap txid_snapshot', 'boolean'),
             ('pgq._unticked_events_dyn(integer,integer,bigint,bigint[])', 'i_queue_id integer, i_table integer, i_xmax bigint, i_xip bigint[]', 'boolean'),
             ('pgq._unticked_events_in(integer,integer,bigint,bigint[])', 'i_queue_id integer, i_table integer, i_xmax bigint, i_xip bigint[]', 'boolean'),
+            ('pgq._urlencode(text)', 'i_str text', 'text'),
+            ('pgq._urlencode_ascii(text)', 'i_str text', 'text'),
+            ('pgq._urlencode_base(text)', 'i_str text', 'text'),
+            ('pgq._urlencode_slow(text)', 'i_str text', 'text'),
             ('pgq.batch_event_sql(bigint)', 'x_batch_id bigint', 'text'),
             ('pgq.batch_event_tables(bigint)', 'x_batch_id bigint', 'SETOF text'),
             ('pgq.batch_retry(bigint,integer)', 'i_batch_id bigint, i_retry_seconds integer', 'integer'),
@@ -186,6 +206,8 @@ begin
             ('pgq.insert_event(text,text,text,text,text,text,text)', 'queue_name text, ev_type text, ev_data text, ev_extra1 text, ev_extra2 text, ev_extra3 text, ev_extra4 text', 'bigint'),
             ('pgq.insert_event_bulk(text,text[],text[],text[],text[],text[],text[])', 'queue_name text, ev_types text[], ev_datas text[], ev_extra1s text[] DEFAULT NULL::text[], ev_extra2s text[] DEFAULT NULL::text[], ev_extra3s text[] DEFAULT NULL::text[], ev_extra4s text[] DEFAULT NULL::text[]', 'bigint'),
             ('pgq.insert_event_raw(text,bigint,timestamp with time zone,integer,integer,text,text,text,text,text,text)', 'queue_name text, ev_id bigint, ev_time timestamp with time zone, ev_owner integer, ev_retry integer, ev_type text, ev_data text, ev_extra1 text, ev_extra2 text, ev_extra3 text, ev_extra4 text', 'bigint'),
+            ('pgq.jsontriga()', '', 'trigger'),
+            ('pgq.logutriga()', '', 'trigger'),
             ('pgq.maint_operations()', 'OUT func_name text, OUT func_arg text', 'SETOF record'),
             ('pgq.maint_retry_events()', '', 'integer'),
             ('pgq.maint_rotate_tables_step1(text)', 'i_queue_name text', 'integer'),
@@ -200,6 +222,7 @@ begin
             ('pgq.seq_getval(text)', 'i_seq_name text', 'bigint'),
             ('pgq.seq_setval(text,bigint)', 'i_seq_name text, i_new_value bigint', 'bigint'),
             ('pgq.set_queue_config(text,text,text)', 'x_queue_name text, x_param_name text, x_param_value text', 'integer'),
+            ('pgq.sqltriga()', '', 'trigger'),
             ('pgq.ticker()', '', 'bigint'),
             ('pgq.ticker(text)', 'i_queue_name text', 'bigint'),
             ('pgq.ticker(text,bigint,timestamp with time zone,bigint)', 'i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamp with time zone, i_event_seq bigint', 'bigint'),
@@ -1966,6 +1989,982 @@ end;
 $$;
 
 ------------------------------------------------------------------------
+-- Producer triggers: logutriga, sqltriga, jsontriga
+------------------------------------------------------------------------
+-- A row's payload is built from its composite text form (NEW::text), which
+-- prints every column with its type's output function, as the original
+-- does.  A fixed chain of replace() calls turns that text into URL-encoded
+-- values, SQL literals or plain values in one pass, so the work per row
+-- stays in C string functions.  A row with a value that holds a comma, is
+-- an empty string or (for URL encoding) has characters outside printable
+-- ASCII takes a per-value path instead.  Value arrays have n + 2 elements:
+-- column i is element i + 1.
+--
+-- What a trigger needs to know about its table (columns, primary key,
+-- payload formats, parsed arguments) is kept for the session in two custom
+-- settings per trigger and checked against the catalog once per client
+-- statement (see _trg_cache).
+
+-- URL encoding of printable ASCII, except for commas, double quotes,
+-- backslashes and spaces: '%' plus two lowercase hex digits.  A replace()
+-- that finds nothing costs less than a regular expression that would say
+-- so, hence no checks.
+create or replace function pgq._urlencode_base(i_str text)
+returns text language sql immutable as $$
+select replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+       replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    i_str, '%', '%25'), '+', '%2b'), '''', '%27'), '(', '%28'), ')', '%29'), ':', '%3a'),
+    '/', '%2f'), '&', '%26'), '=', '%3d'), '!', '%21'), '#', '%23'), '$', '%24'), '*', '%2a'),
+    ';', '%3b'), '<', '%3c'), '>', '%3e'), '?', '%3f'), '@', '%40'), '[', '%5b'), ']', '%5d'),
+    '^', '%5e'), '`', '%60'), '{', '%7b'), '|', '%7c'), '}', '%7d'), '~', '%7e')
+$$;
+
+-- URL encoding of printable ASCII: [A-Za-z0-9_.-] stay, space becomes '+'.
+create or replace function pgq._urlencode_ascii(i_str text)
+returns text language sql immutable as $$
+select replace(replace(replace(replace(pgq._urlencode_base(i_str),
+    ',', '%2c'), '"', '%22'), E'\\', '%5c'), ' ', '+')
+$$;
+
+-- Characters outside printable ASCII are encoded byte by byte in the
+-- server encoding, as the original encodes the bytes of the text.
+create or replace function pgq._urlencode_slow(i_str text)
+returns text language plpgsql immutable strict as $$
+declare
+    v_res text := pgq._urlencode_ascii(i_str);
+    v_ch text;
+begin
+    for v_ch in
+        select distinct m[1] from regexp_matches(v_res, E'([^\\x20-\\x7e])', 'g') m
+    loop
+        v_res := replace(v_res, v_ch, regexp_replace(encode(textsend(v_ch), 'hex'), '(..)', E'%\\1', 'g'));
+    end loop;
+    return v_res;
+end;
+$$;
+
+-- URL encoding as the triggers do it: bytes [A-Za-z0-9_.-] are kept, space
+-- becomes '+', any other byte '%' plus two lowercase hex digits.
+create or replace function pgq._urlencode(i_str text)
+returns text language sql immutable as $$
+select case when i_str ~ E'[^\\x20-\\x7e]' then pgq._urlencode_slow(i_str)
+            else pgq._urlencode_ascii(i_str) end
+$$;
+
+-- The values of a row's text form for logutriga, from that text already
+-- URL-encoded except for its commas, double quotes, backslashes and
+-- spaces, and with its parentheses turned into commas: '' for NULL,
+-- otherwise '=' and the encoded value.  ',' separates values, '!' marks a
+-- quoted one and '*' a NULL, since the encoding leaves none of these in
+-- the values.  An element count other than n + 2 means a value held a
+-- comma (or a parenthesis, for _trg_url_fast).
+create or replace function pgq._trg_url_split(i_encoded text)
+returns text[] language sql immutable as $$
+select string_to_array(
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+        i_encoded,
+        ',"', ',!'), '",', ','), '""', '%22'), E'\\\\', '%5c'), ' ', '+'),
+        ',,', ',*,'), ',,', ',*,'), ',', ',='), '=*', ''), '=!', '='),
+    ',')
+$$;
+
+-- _trg_url_split for the rows an INSERT usually writes, given the row
+-- text with its parentheses turned into commas: only the characters common
+-- in row texts are handled, which keeps the expression (set up again in
+-- every transaction) short.  NULL: use _trg_url_all.
+create or replace function pgq._trg_url_fast(i_row text)
+returns text[] language sql immutable as $$
+select case when i_row ~ E'[^-A-Za-z0-9_., "\\\\%+:''/&=]' then null
+    else pgq._trg_url_split(replace(replace(replace(replace(replace(replace(replace(i_row,
+        '%', '%25'), '+', '%2b'), '''', '%27'), ':', '%3a'), '/', '%2f'), '&', '%26'), '=', '%3d'))
+end
+$$;
+
+-- _trg_url_split for any printable ASCII, given the inside of the row
+-- text.  NULL: use _trg_vals_slow.
+create or replace function pgq._trg_url_all(i_inner text)
+returns text[] language sql immutable as $$
+select case when i_inner ~ E'[^\\x20-\\x7e]' then null
+    else pgq._trg_url_split(',' || pgq._urlencode_base(i_inner) || ',')
+end
+$$;
+
+-- The inside of a row's text form as SQL literals between commas, for the
+-- fast path: apostrophes doubled, every value wrapped in apostrophes, the
+-- row text's own quotes around a value dropped, an empty value (NULL)
+-- written null.  Backslashes are already doubled in the row text, as
+-- quote_literal() wants them.
+create or replace function pgq._trg_sql_wrap(i_inner text)
+returns text language sql immutable as $$
+select replace(replace(replace(replace(replace(replace(
+    ',' || replace(i_inner, '''', '''''') || ',',
+    ',', ''','''), ',''"', ','''), '"'',', ''','),
+    ','''',', ',null,'), ','''',', ',null,'), '""', '"')
+$$;
+
+-- The values of a row's text form as SQL literals, quote_literal() style:
+-- null for NULL, E'...' when the value holds a backslash.  NULL (and a
+-- wrong element count) means: use _trg_vals_slow.
+create or replace function pgq._trg_sql_fast(i_inner text)
+returns text[] language sql immutable as $$
+select case
+    when strpos(',' || i_inner || ',', ',"",') > 0 then null
+    when strpos(i_inner, E'\\') = 0 then string_to_array(pgq._trg_sql_wrap(i_inner), ',')
+    else string_to_array(regexp_replace(pgq._trg_sql_wrap(i_inner),
+             E',''(?=[^,]*\\\\)', ',E''', 'g'), ',')
+end
+$$;
+
+-- The values of a row's text form as text.  NULL (and a wrong element
+-- count) means: use _trg_vals_slow.
+create or replace function pgq._trg_raw_fast(i_inner text)
+returns text[] language sql immutable as $$
+select case when strpos(',' || i_inner || ',', ',"",') > 0 then null else string_to_array(
+    replace(replace(replace(replace(',' || i_inner || ',',
+        ',"', ','), '",', ','), '""', '"'), E'\\\\', E'\\'),
+    ',', '') end
+$$;
+
+-- The general path: splits the row text at its commas, joining the parts
+-- of a quoted value (complete once it holds an even number of quotes),
+-- and returns the values like the fast functions do for i_how l (URL),
+-- s (SQL literals) or anything else (text).  The element count is the
+-- row's, whatever i_n says.
+create or replace function pgq._trg_vals_slow(i_inner text, i_n int4, i_how text)
+returns text[] language plpgsql immutable as $$
+declare
+    v_parts text[];
+    v_res text[] := array[null];
+    v_tok text;
+    v_val text;
+    v_i int4 := 1;
+    v_cnt int4;
+begin
+    if i_inner = '' then
+        -- no columns, or one that is NULL
+        v_parts := case when i_n = 0 then '{}'::text[] else array[''] end;
+    else
+        v_parts := string_to_array(i_inner, ',');
+    end if;
+    v_cnt := cardinality(v_parts);
+    while v_i <= v_cnt loop
+        v_tok := v_parts[v_i];
+        if left(v_tok, 1) = '"' then
+            while (length(v_tok) - length(replace(v_tok, '"', ''))) % 2 = 1 and v_i < v_cnt loop
+                v_i := v_i + 1;
+                v_tok := v_tok || ',' || v_parts[v_i];
+            end loop;
+            v_val := replace(replace(substr(v_tok, 2, length(v_tok) - 2), '""', '"'), E'\\\\', E'\\');
+        elsif v_tok = '' then
+            v_val := null;
+        else
+            v_val := v_tok;
+        end if;
+        v_res := v_res || case i_how
+            when 'l' then case when v_val is null then '' else '=' || pgq._urlencode(v_val) end
+            when 's' then coalesce(quote_literal(v_val), 'null')
+            else v_val end;
+        v_i := v_i + 1;
+    end loop;
+    return v_res || null::text;
+end;
+$$;
+
+-- Whether a column name is in a trigger's column list (ignore=, pkey=):
+-- the name must occur bounded by the ends of the list, commas or spaces.
+create or replace function pgq._trg_strlist_has(i_list text, i_name text)
+returns bool language plpgsql immutable strict as $$
+declare
+    v_from int4 := 1;
+    v_at int4;
+    v_len int4 := length(i_name);
+begin
+    if v_len = 0 then
+        return false;
+    end if;
+    loop
+        v_at := strpos(substr(i_list, v_from), i_name);
+        exit when v_at = 0;
+        v_at := v_at + v_from - 1;
+        if (v_at = 1 or substr(i_list, v_at - 1, 1) in (',', ' '))
+           and (v_at + v_len > length(i_list) or substr(i_list, v_at + v_len, 1) in (',', ' ')) then
+            return true;
+        end if;
+        v_from := v_at + 1;
+    end loop;
+    return false;
+end;
+$$;
+
+-- The primary key columns of a table in index order, comma-separated; ''
+-- when it has none.
+create or replace function pgq._trg_pkey(i_relid oid)
+returns text language sql stable as $$
+select coalesce((
+    select string_agg(a.attname::text, ',' order by k.ord)
+      from pg_catalog.pg_index i
+     cross join lateral unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
+      join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+     where i.indrelid = i_relid and i.indisprimary), '')
+$$;
+
+-- The ev_type of jsontriga: operation, table and key list as JSON.
+create or replace function pgq._trg_json_type(i_op text, i_schema text, i_table text, i_pkey text)
+returns text language sql immutable as $$
+select '{"op":' || to_json(i_op)::text || ',"table":[' || to_json(i_schema)::text || ','
+    || to_json(i_table)::text || '],"pkey":['
+    || coalesce((select string_agg(to_json(k)::text, ',' order by o)
+                   from unnest(string_to_array(i_pkey, ',')) with ordinality u(k, o)), '')
+    || ']}'
+$$;
+
+-- Parses a row trigger's arguments and describes its table: what the
+-- trigger keeps for the session.  Elements:
+--   [1] unused                              [2] catalog signature it was built from
+--   [3] number of columns                   [4] F: an INSERT needs only the payload
+--   [5] default ev_extra1 (schema.table)    [6] flags: S skip, B backup, D deny, I ignore= given
+--   [7] when= expression                    [8] unused
+--   [9] first unknown _pgq_ev_* column      [10] key list (as given, or found)
+--   [11]..[13] ev_type for I, U, D          [14] payload format (URL, INSERT or JSON)
+--   [15] URL payload format                 [16] positions of _pgq_ev_type, _data, _extra1..4
+--   [17] key column positions               [18] per column: p payload, x left out
+--   [19] quote_ident() names                [20] per column: t compare text, d compare with =
+--   [21] names                              [22] per column JSON kind: j, q or s
+--   [23] F: row_to_json() is the JSON payload as is
+--   [24] query for the ev_*= expressions    [25] which of them are given
+--   [26] regexp that quotes the numbers in row_to_json() for jsontriga
+create or replace function pgq._trg_prepare(i_kind text, i_relid oid, i_schema text, i_table text,
+        i_args text[], i_sig text)
+returns text[] language plpgsql as $$
+declare
+    v_arg text;
+    v_flags text := '';
+    v_ignore text;
+    v_pkey text;
+    v_when text;
+    v_expr text[] := array[null, null, null, null, null, null]::text[];
+    v_magic int4[] := array[0, 0, 0, 0, 0, 0];
+    v_bad_magic text;
+    v_pkpos int4[] := '{}';
+    v_incl text := '';
+    v_modes text := '';
+    v_jkinds text := '';
+    v_json_fast bool := true;
+    v_json_quote text;
+    v_names text[] := '{}';
+    v_qnames text[] := '{}';
+    v_fmt_url text[] := '{}';
+    v_fmt_cols text[] := '{}';
+    v_fmt_vals text[] := '{}';
+    v_fmt_json text[] := '{}';
+    v_n int4 := 0;
+    v_base oid;
+    v_typtype "char";
+    v_typcat "char";
+    v_next oid;
+    v_mode text;
+    v_sel text[] := '{}';
+    v_given text := '';
+    v_query text;
+    r record;
+    i int4;
+begin
+    for i in array_lower(i_args, 1) + 1 .. array_upper(i_args, 1) loop
+        v_arg := i_args[i];
+        if v_arg = 'SKIP' then
+            v_flags := v_flags || 'S';
+        elsif v_arg = 'backup' then
+            v_flags := v_flags || 'B';
+        elsif v_arg = 'deny' then
+            v_flags := v_flags || 'D';
+        elsif left(v_arg, 7) = 'ignore=' then
+            v_ignore := substr(v_arg, 8);
+        elsif left(v_arg, 5) = 'pkey=' then
+            v_pkey := substr(v_arg, 6);
+        elsif left(v_arg, 5) = 'when=' then
+            v_when := substr(v_arg, 6);
+        elsif left(v_arg, 8) = 'ev_type=' then
+            v_expr[1] := substr(v_arg, 9);
+        elsif left(v_arg, 8) = 'ev_data=' then
+            v_expr[2] := substr(v_arg, 9);
+        elsif v_arg ~ '^ev_extra[1-4]=' then
+            v_expr[2 + substr(v_arg, 9, 1)::int4] := substr(v_arg, 11);
+        else
+            raise exception 'bad param to pgq trigger';
+        end if;
+    end loop;
+    if v_ignore is not null then
+        v_flags := v_flags || 'I';
+    end if;
+    if v_pkey is null then
+        v_pkey := pgq._trg_pkey(i_relid);
+    end if;
+
+    for r in
+        select a.attname::text as name, a.atttypid as typ,
+               coalesce((select c.collisdeterministic from pg_catalog.pg_collation c
+                          where c.oid = a.attcollation), true) as det
+          from pg_catalog.pg_attribute a
+         where a.attrelid = i_relid and a.attnum > 0 and not a.attisdropped
+         order by a.attnum
+    loop
+        v_n := v_n + 1;
+        v_names := v_names || r.name;
+        v_qnames := v_qnames || quote_ident(r.name);
+
+        -- which columns make up the payload
+        if left(r.name, 8) = '_pgq_ev_' then
+            case r.name
+                when '_pgq_ev_type' then v_magic[1] := v_n;
+                when '_pgq_ev_data' then v_magic[2] := v_n;
+                when '_pgq_ev_extra1' then v_magic[3] := v_n;
+                when '_pgq_ev_extra2' then v_magic[4] := v_n;
+                when '_pgq_ev_extra3' then v_magic[5] := v_n;
+                when '_pgq_ev_extra4' then v_magic[6] := v_n;
+                else v_bad_magic := coalesce(v_bad_magic, r.name);
+            end case;
+            v_incl := v_incl || 'x';
+        elsif v_ignore is not null and pgq._trg_strlist_has(v_ignore, r.name) then
+            v_incl := v_incl || 'x';
+        else
+            v_incl := v_incl || 'p';
+            -- format() positions: column i is argument i + 1
+            v_fmt_url := v_fmt_url || (replace(pgq._urlencode(r.name), '%', '%%') || '%' || (v_n + 1) || '$s');
+            v_fmt_cols := v_fmt_cols || replace(quote_ident(r.name), '%', '%%');
+            v_fmt_vals := v_fmt_vals || ('%' || (v_n + 1) || '$s');
+            v_fmt_json := v_fmt_json || (replace(to_json(r.name)::text, '%', '%%') || ':%' || (v_n + 1) || '$s');
+        end if;
+        if pgq._trg_strlist_has(v_pkey, r.name) then
+            v_pkpos := v_pkpos || v_n;
+        end if;
+
+        -- How to tell whether an UPDATE changed the column.  The original
+        -- uses the type's = operator, and compares the text output for
+        -- arrays and for types without one.  For the types listed, equal
+        -- text means equal values; other types can have equal values with
+        -- different text (numeric 1.0 and 1.00).
+        v_base := r.typ;
+        loop
+            select t.typtype, t.typcategory, t.typbasetype into v_typtype, v_typcat, v_next
+              from pg_catalog.pg_type t where t.oid = v_base;
+            exit when v_typtype <> 'd';
+            v_base := v_next;
+        end loop;
+        if v_base in (16, 17, 18, 19, 20, 21, 23, 25, 26, 28, 650, 774, 829, 869, 1043,
+                      1082, 1083, 1114, 1184, 1266, 1560, 1562, 2950, 3220, 5069) then
+            v_mode := case when r.det then 't' else 'd' end;
+        elsif v_typcat = 'A' or v_typtype = 'e' then
+            v_mode := 't';
+        elsif v_typtype in ('c', 'r', 'm') then
+            v_mode := 'd';
+        elsif exists (select 1 from pg_catalog.pg_opclass oc
+                        join pg_catalog.pg_am am on am.oid = oc.opcmethod
+                       where oc.opcdefault and am.amname in ('btree', 'hash') and oc.opcintype = v_base) then
+            v_mode := 'd';
+        else
+            v_mode := 't';
+        end if;
+        v_modes := v_modes || v_mode;
+
+        -- jsontriga writes int2/4/8 as numbers, bool as true/false, date
+        -- and timestamps in JSON format, and every other type (domains
+        -- included) as a string of its text output.  j: row_to_json()
+        -- writes the column that way; q: it writes a bare number; s:
+        -- neither.
+        if r.typ in (16, 17, 18, 19, 20, 21, 23, 25, 26, 28, 650, 774, 829, 869, 1042, 1043,
+                     1082, 1083, 1114, 1184, 1186, 1266, 1560, 1562, 2950) then
+            v_jkinds := v_jkinds || 'j';
+        elsif r.typ in (700, 701, 1700) then
+            v_jkinds := v_jkinds || 'q';
+            v_json_fast := false;
+        else
+            v_jkinds := v_jkinds || 's';
+            v_json_fast := false;
+        end if;
+    end loop;
+    if strpos(v_incl, 'x') > 0 then
+        v_json_fast := false;
+    end if;
+    -- Numbers that row_to_json() writes bare but jsontriga quotes: with no
+    -- column of kind s (which could embed JSON of its own), "name": occurs
+    -- in row_to_json() only as a key, and a number starts with - or a digit
+    -- (null, "NaN" and "Infinity" do not).
+    if strpos(v_incl, 'x') = 0 and strpos(v_jkinds, 's') = 0 and strpos(v_jkinds, 'q') > 0 then
+        select '(' || string_agg(regexp_replace(to_json(n)::text || ':', E'([.^$*+?()[\\]{}|\\\\])', E'\\\\\\1', 'g'), '|')
+               || ')(-?[0-9][^,}]*)'
+          into v_json_quote
+          from unnest(v_names) with ordinality u(n, o)
+         where substr(v_jkinds, o::int4, 1) = 'q';
+    end if;
+
+    -- one query evaluates every ev_*= expression over the row; an empty
+    -- expression gives NULL
+    for i in 1 .. 6 loop
+        if v_expr[i] is not null then
+            v_given := v_given || '1';
+            v_sel := v_sel || format('case when pg_catalog.num_nulls(x%s) = 0 then pg_catalog.format(''%%s'', x%s) end', i, i);
+        else
+            v_given := v_given || '0';
+            v_sel := v_sel || 'null::text'::text;
+        end if;
+    end loop;
+    if strpos(v_given, '1') > 0 then
+        v_query := 'select ' || array_to_string(v_sel, ', ') || ' from (select '
+            || (select string_agg(case when e is null or e = '' then 'null::text' else '(' || e || ')' end
+                                  || ' as x' || o, ', ' order by o)
+                  from unnest(v_expr) with ordinality u(e, o))
+            || ' from (select ($1).*) r) s';
+    end if;
+
+    return array[
+        null, i_sig, v_n::text,
+        case when v_flags !~ '[SD]' and v_when is null and v_query is null
+                  and v_magic = array[0, 0, 0, 0, 0, 0] and v_bad_magic is null
+             then 'F' else '' end,
+        i_schema || '.' || i_table, v_flags, v_when, null, v_bad_magic, v_pkey,
+        case i_kind when 'l' then 'I:' || v_pkey when 's' then 'I'
+             else pgq._trg_json_type('INSERT', i_schema, i_table, v_pkey) end,
+        case i_kind when 'l' then 'U:' || v_pkey when 's' then 'U'
+             else pgq._trg_json_type('UPDATE', i_schema, i_table, v_pkey) end,
+        case i_kind when 'l' then 'D:' || v_pkey when 's' then 'D'
+             else pgq._trg_json_type('DELETE', i_schema, i_table, v_pkey) end,
+        case i_kind
+            when 'l' then array_to_string(v_fmt_url, '&')
+            when 's' then '(' || array_to_string(v_fmt_cols, ',') || ') values ('
+                          || array_to_string(v_fmt_vals, ',') || ')'
+            else '{' || array_to_string(v_fmt_json, ',') || '}'
+        end,
+        array_to_string(v_fmt_url, '&'),
+        v_magic::text, v_pkpos::text, v_incl,
+        v_qnames::text, v_modes, v_names::text, v_jkinds,
+        case when v_json_fast then 'F' else '' end,
+        v_query, v_given, v_json_quote];
+end;
+$$;
+
+-- The session's description of a row trigger, checked against the catalog
+-- once per client statement and rebuilt when the table or the trigger
+-- changed; i_force rebuilds it regardless.  A statement that writes a
+-- table excludes DDL on it until it ends; DDL run between two statements
+-- of one client message, after the trigger fired in the first, is noticed
+-- only if it changed the number of columns.
+--
+-- Two settings: i_key holds the few fields an INSERT needs, separated by
+-- chr(1) and read with split_part(), which costs less than an array:
+--   [1] statement it was checked in (statement_timestamp() as epoch)
+--   [2] F: an INSERT needs only the
+--   payload ('' otherwise, and [4]..[7] empty)  [3] number of columns
+--   [4] ev_type  [5] ev_extra1  [6] payload format  [7] F: row_to_json() is
+--   the JSON payload  [8] catalog signature  [9] JSON kinds  [10] regexp
+--   quoting numbers in row_to_json()
+-- and i_key || '_all' holds the whole description from _trg_prepare.
+-- i_hot is the first as read by the caller; returns its new value.
+create or replace function pgq._trg_cache(i_kind text, i_relid oid, i_schema text, i_table text,
+        i_args text[], i_key text, i_hot text, i_force bool)
+returns text language plpgsql as $$
+declare
+    v_sig text;
+    c text[];
+    v_hot text[];
+begin
+    if coalesce(cardinality(i_args), 0) < 1 then
+        raise exception 'pgq trigger must have destination queue as argument';
+    end if;
+    -- columns with types and collations, and the primary key
+    select array_agg(a.attname)::text || array_agg(a.atttypid::int8 * 4294967296 + a.attcollation::int8)::text
+           || coalesce((select i.indkey::text from pg_catalog.pg_index i
+                         where i.indrelid = i_relid and i.indisprimary), '')
+      into v_sig
+      from pg_catalog.pg_attribute a
+     where a.attrelid = i_relid and a.attnum > 0 and not a.attisdropped;
+    v_sig := coalesce(v_sig, '') || '|' || i_schema || '|' || i_table || '|' || i_args::text;
+    v_hot := string_to_array(i_hot, chr(1));
+    if i_force or v_hot[8] is distinct from v_sig or cardinality(v_hot) <> 10 then
+        c := pgq._trg_prepare(i_kind, i_relid, i_schema, i_table, i_args, v_sig);
+        perform set_config(i_key || '_all', c::text, false);
+        v_hot := array[null, c[4], c[3], c[11], c[5], c[14], c[23], v_sig, c[22], c[26]];
+        if strpos(array_to_string(v_hot, ''), chr(1)) > 0 then
+            -- a field with chr(1) would break the split: no fast path
+            v_hot := array[null, '', c[3], '', '', '', '', v_sig, '', ''];
+        end if;
+    end if;
+    v_hot[1] := date_part('epoch', statement_timestamp())::text;
+    perform set_config(i_key, array_to_string(v_hot, chr(1), ''), false);
+    return array_to_string(v_hot, chr(1), '');
+end;
+$$;
+
+-- jsontriga payload when row_to_json() alone does not give it: per column
+-- the row_to_json() value (kind j), that value quoted (q), or the text
+-- output from i_vals as a JSON string (s).
+create or replace function pgq._trg_json(i_fmt text, i_kinds text, i_row json, i_vals text[])
+returns text language plpgsql immutable as $$
+declare
+    v_res text;
+begin
+    select format(i_fmt, variadic array[''] || array_agg(
+               case substr(i_kinds, j.o::int4, 1)
+                   when 'j' then j.v::text
+                   when 'q' then case when j.v::text = 'null' or left(j.v::text, 1) = '"' then j.v::text
+                                      else '"' || j.v::text || '"' end
+                   else coalesce(to_json(i_vals[j.o + 1])::text, 'null')
+               end order by j.o))
+      into v_res
+      from json_each(i_row) with ordinality j(k, v, o);
+    return coalesce(v_res, format(i_fmt));
+end;
+$$;
+
+-- Statement-level firing: only TRUNCATE is valid.  Checks the arguments
+-- (no column options apply) and queues the R event.
+create or replace function pgq._trg_statement(i_kind text, i_op text, i_when text, i_relid oid,
+        i_schema text, i_table text, i_args text[])
+returns void language plpgsql as $$
+declare
+    v_arg text;
+    v_skip bool := false;
+    v_deny bool := false;
+    v_type text;
+    v_data text;
+    i int4;
+begin
+    if current_setting('session_replication_role') = 'local' then
+        return;
+    end if;
+    if i_op <> 'TRUNCATE' then
+        raise exception 'pgq Ins/Upd/Del trigger must be fired FOR EACH ROW';
+    end if;
+    if coalesce(cardinality(i_args), 0) < 1 then
+        raise exception 'pgq trigger must have destination queue as argument';
+    end if;
+    for i in array_lower(i_args, 1) + 1 .. array_upper(i_args, 1) loop
+        v_arg := i_args[i];
+        if v_arg = 'SKIP' then
+            v_skip := true;
+        elsif v_arg = 'backup' then
+            raise exception 'Backup does not make sense for truncate trigger';
+        elsif v_arg = 'deny' then
+            v_deny := true;
+        elsif left(v_arg, 7) = 'ignore=' then
+            raise exception 'Column ignore does not make sense for truncate trigger';
+        elsif left(v_arg, 5) = 'pkey=' then
+            raise exception 'Custom pkey_list does not make sense for truncate trigger';
+        elsif left(v_arg, 5) = 'when=' or left(v_arg, 8) in ('ev_type=', 'ev_data=')
+              or v_arg ~ '^ev_extra[1-4]=' then
+            -- sic: the original's text
+            raise exception 'Custom expressions do not make sense for truncater trigger';
+        else
+            raise exception 'bad param to pgq trigger';
+        end if;
+    end loop;
+    if v_skip and i_when <> 'BEFORE' then
+        raise exception 'SKIP does not work in AFTER trigger.';
+    end if;
+    if v_deny then
+        raise exception 'Table ''%.%'' to queue ''%'': change not allowed (TRUNCATE)',
+            i_schema, i_table, i_args[array_lower(i_args, 1)];
+    end if;
+    if i_kind = 'j' then
+        v_type := pgq._trg_json_type('TRUNCATE', i_schema, i_table, pgq._trg_pkey(i_relid));
+        v_data := '{}';
+    else
+        v_type := 'R';
+        v_data := '';
+    end if;
+    perform pgq.insert_event(i_args[array_lower(i_args, 1)], v_type, v_data,
+        i_schema || '.' || i_table, null, null, null);
+end;
+$$;
+
+-- The values of a row text for trigger kind i_kind: URL (l), SQL literals
+-- (s) or text (j); n + 2 elements unless the description is stale.
+create or replace function pgq._trg_vals(i_kind text, i_inner text, i_n int4)
+returns text[] language plpgsql immutable as $$
+declare
+    v_vals text[];
+begin
+    v_vals := case i_kind when 'l' then pgq._trg_url_all(i_inner)
+                          when 's' then pgq._trg_sql_fast(i_inner)
+                          else pgq._trg_raw_fast(i_inner) end;
+    if v_vals is null or cardinality(v_vals) <> i_n + 2 then
+        v_vals := pgq._trg_vals_slow(i_inner, i_n, i_kind);
+    end if;
+    return v_vals;
+end;
+$$;
+
+-- Everything a row trigger does beyond an INSERT's plain payload: the
+-- options, UPDATE and DELETE.  Returns what the trigger returns.
+create or replace function pgq._trg_row(i_kind text, i_op text, i_when text, i_relid oid,
+        i_schema text, i_table text, i_name text, i_args text[], i_new anyelement, i_old anyelement)
+returns anyelement language plpgsql as $$
+declare
+    v_id int8;
+    v_key text;
+    v_hot text;
+    c text[];
+    v_n int4;
+    v_inner text;
+    v_oinner text;
+    v_vals text[];
+    v_ovals text[];
+    v_raw text[];
+    v_pk int4[];
+    v_magic int4[];
+    v_names text[];
+    v_qnames text[];
+    v_type text;
+    v_data text;
+    v_extra1 text;
+    v_extra2 text;
+    v_extra3 text;
+    v_extra4 text;
+    v_x1 text;
+    v_x2 text;
+    v_x3 text;
+    v_x4 text;
+    v_x5 text;
+    v_x6 text;
+    v_any bool := false;
+    v_interesting bool := false;
+    v_set text := '';
+    v_where text := '';
+    v_eq bool;
+    v_typ oid;
+    v_wtext text;
+    v_p int4;
+    v_i int4;
+begin
+    -- session_replication_role = local: the trigger does nothing at all
+    if current_setting('session_replication_role') = 'local' then
+        if i_when = 'BEFORE' then
+            if i_op = 'DELETE' then
+                return i_old;
+            end if;
+            return i_new;
+        end if;
+        return null;
+    end if;
+
+    v_key := 'pgq.trg_' || i_relid::text || '_' || to_hex(hashtext(i_name));
+    v_hot := current_setting(v_key, true);
+    if split_part(v_hot, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
+        perform pgq._trg_cache(i_kind, i_relid, i_schema, i_table, i_args, v_key, v_hot, false);
+    end if;
+    c := current_setting(v_key || '_all')::text[];
+
+    -- the original's checks, in its order
+    if i_op <> 'INSERT' and c[10] = '' then
+        raise exception 'Update/Delete on table without pkey';
+    end if;
+    if i_when <> 'BEFORE' and strpos(c[6], 'S') > 0 then
+        raise exception 'SKIP does not work in AFTER trigger.';
+    end if;
+    if strpos(c[6], 'D') > 0 then
+        raise exception 'Table ''%.%'' to queue ''%'': change not allowed (%)',
+            i_schema, i_table, i_args[array_lower(i_args, 1)], i_op;
+    end if;
+    if c[9] is not null then
+        raise exception 'Unknown magic column: %', c[9];
+    end if;
+
+    <<event>>
+    begin
+        if i_op = 'DELETE' then
+            v_inner := btrim(i_old::text, '()');
+        else
+            v_inner := btrim(i_new::text, '()');
+        end if;
+        -- a count other than the description's: the table changed within
+        -- this client statement
+        v_n := c[3]::int4;
+        v_vals := pgq._trg_vals(i_kind, v_inner, v_n);
+        if cardinality(v_vals) <> v_n + 2 then
+            perform pgq._trg_cache(i_kind, i_relid, i_schema, i_table, i_args, v_key, null, true);
+            c := current_setting(v_key || '_all')::text[];
+            v_n := c[3]::int4;
+            v_vals := pgq._trg_vals(i_kind, v_inner, v_n);
+        end if;
+
+        if i_op = 'UPDATE' then
+            v_oinner := btrim(i_old::text, '()');
+            if v_oinner = v_inner then
+                v_ovals := v_vals;
+            else
+                v_ovals := pgq._trg_vals(i_kind, v_oinner, v_n);
+                v_pk := c[17]::int4[];
+                for v_i in 1 .. v_n loop
+                    continue when v_ovals[v_i + 1] is not distinct from v_vals[v_i + 1];
+                    if substr(c[20], v_i, 1) = 'd' then
+                        -- different text, maybe equal values (numeric 1.0 and 1.00)
+                        v_names := coalesce(v_names, c[21]::text[]);
+                        execute format('select ($1).%I = ($2).%I', v_names[v_i], v_names[v_i])
+                            into v_eq using i_old, i_new;
+                        continue when v_eq;
+                    end if;
+                    v_any := true;
+                    if v_i = any(v_pk) then
+                        raise exception 'primary key update not allowed';
+                    end if;
+                    if substr(c[18], v_i, 1) = 'p' then
+                        v_interesting := true;
+                        if i_kind = 's' then
+                            v_qnames := coalesce(v_qnames, c[19]::text[]);
+                            v_set := v_set || ',' || v_qnames[v_i] || '='
+                                || case when v_vals[v_i + 1] = 'null' then 'NULL' else v_vals[v_i + 1] end;
+                        end if;
+                    end if;
+                end loop;
+                -- only ignored or magic columns changed: nothing to tell
+                exit event when v_any and not v_interesting and (i_kind = 's' or strpos(c[6], 'I') > 0);
+            end if;
+        end if;
+
+        if c[7] is not null then
+            if c[7] = '' then
+                raise exception 'when= query result must be boolean, got=0';
+            end if;
+            -- format() gives '' for NULL, t or f for a boolean
+            execute 'select pg_catalog.pg_typeof(w)::oid, pg_catalog.format(''%s'', w) from (select ('
+                || c[7] || ') as w from (select ($1).*) r) s'
+                into v_typ, v_wtext using case when i_op = 'DELETE' then i_old else i_new end;
+            if v_typ <> 16 then
+                raise exception 'when= query result must be boolean, got=%', v_typ;
+            end if;
+            if v_wtext = '' then
+                raise exception 'when= should not be NULL';
+            end if;
+            exit event when v_wtext = 'f';
+        end if;
+
+        v_extra1 := c[5];
+        v_type := case i_op when 'INSERT' then c[11] when 'UPDATE' then c[12] else c[13] end;
+        if i_kind = 'l' then
+            v_data := format(c[14], variadic v_vals);
+            if i_op = 'UPDATE' and strpos(c[6], 'B') > 0 then
+                v_extra2 := format(c[14], variadic v_ovals);
+            end if;
+        elsif i_kind = 's' then
+            if i_op = 'INSERT' then
+                v_data := format(c[14], variadic v_vals);
+            else
+                -- the old row's key; an UPDATE has the changed columns before it
+                v_pk := c[17]::int4[];
+                v_qnames := coalesce(v_qnames, c[19]::text[]);
+                v_ovals := coalesce(v_ovals, v_vals);
+                if i_op = 'UPDATE' then
+                    if v_set = '' then
+                        -- nothing changed: the first key column, set to itself
+                        if cardinality(v_pk) = 0 or v_ovals[v_pk[1] + 1] = 'null' then
+                            raise exception 'logtriga: Unexpected NULL key value';
+                        end if;
+                        v_set := ',' || v_qnames[v_pk[1]] || '=' || v_ovals[v_pk[1] + 1];
+                    end if;
+                    v_data := substr(v_set, 2) || ' where ';
+                else
+                    v_data := '';
+                end if;
+                foreach v_p in array v_pk loop
+                    if v_ovals[v_p + 1] = 'null' then
+                        raise exception 'logtriga: Unexpected NULL key value';
+                    end if;
+                    v_where := v_where || ' and ' || v_qnames[v_p] || '=' || v_ovals[v_p + 1];
+                end loop;
+                v_data := v_data || substr(v_where, 6);
+                if i_op = 'UPDATE' and strpos(c[6], 'B') > 0 then
+                    v_extra2 := format(c[15], variadic pgq._trg_vals('l', v_oinner, v_n));
+                end if;
+            end if;
+        else
+            if c[23] = 'F' then
+                v_data := row_to_json(case when i_op = 'DELETE' then i_old else i_new end)::text;
+            elsif c[26] is not null then
+                v_data := regexp_replace(row_to_json(case when i_op = 'DELETE' then i_old else i_new end)::text,
+                                         c[26], E'\\1"\\2"', 'g');
+            else
+                v_data := pgq._trg_json(c[14], c[22],
+                    row_to_json(case when i_op = 'DELETE' then i_old else i_new end), v_vals);
+            end if;
+            if i_op = 'UPDATE' and strpos(c[6], 'B') > 0 then
+                if c[23] = 'F' then
+                    v_extra2 := row_to_json(i_old)::text;
+                elsif c[26] is not null then
+                    v_extra2 := regexp_replace(row_to_json(i_old)::text, c[26], E'\\1"\\2"', 'g');
+                else
+                    v_extra2 := pgq._trg_json(c[14], c[22], row_to_json(i_old), v_ovals);
+                end if;
+            end if;
+        end if;
+
+        -- magic columns, then ev_*= expressions, replace the fields
+        if c[16] <> '{0,0,0,0,0,0}' then
+            v_magic := c[16]::int4[];
+            if i_kind = 'j' then
+                v_raw := v_vals;
+            else
+                v_raw := pgq._trg_vals('j', v_inner, v_n);
+            end if;
+            if v_magic[1] > 0 then v_type := v_raw[v_magic[1] + 1]; end if;
+            if v_magic[2] > 0 then v_data := v_raw[v_magic[2] + 1]; end if;
+            if v_magic[3] > 0 then v_extra1 := v_raw[v_magic[3] + 1]; end if;
+            if v_magic[4] > 0 then v_extra2 := v_raw[v_magic[4] + 1]; end if;
+            if v_magic[5] > 0 then v_extra3 := v_raw[v_magic[5] + 1]; end if;
+            if v_magic[6] > 0 then v_extra4 := v_raw[v_magic[6] + 1]; end if;
+        end if;
+        if c[24] is not null then
+            execute c[24] into v_x1, v_x2, v_x3, v_x4, v_x5, v_x6
+                using case when i_op = 'DELETE' then i_old else i_new end;
+            if substr(c[25], 1, 1) = '1' then v_type := v_x1; end if;
+            if substr(c[25], 2, 1) = '1' then v_data := v_x2; end if;
+            if substr(c[25], 3, 1) = '1' then v_extra1 := v_x3; end if;
+            if substr(c[25], 4, 1) = '1' then v_extra2 := v_x4; end if;
+            if substr(c[25], 5, 1) = '1' then v_extra3 := v_x5; end if;
+            if substr(c[25], 6, 1) = '1' then v_extra4 := v_x6; end if;
+        end if;
+
+        v_id := pgq.insert_event(i_args[array_lower(i_args, 1)], v_type, v_data,
+            v_extra1, v_extra2, v_extra3, v_extra4);
+    end;
+
+    if i_when = 'BEFORE' then
+        if strpos(c[6], 'S') > 0 then
+            return null;
+        end if;
+        if i_op = 'DELETE' then
+            return i_old;
+        end if;
+        return i_new;
+    end if;
+    return null;
+end;
+$$;
+
+-- The trigger functions.  Each handles an INSERT that needs nothing but
+-- the payload itself, and leaves everything else to _trg_row.
+
+create or replace function pgq.logutriga()
+returns trigger language plpgsql as $$
+declare
+    h text;
+    v_row text;
+    v_vals text[];
+    v_id int8;
+begin
+    if TG_LEVEL <> 'ROW' then
+        perform pgq._trg_statement('l', TG_OP, TG_WHEN, TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV);
+        return null;
+    end if;
+    if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
+        h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
+        if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
+            h := pgq._trg_cache('l', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
+                'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false);
+        end if;
+        if split_part(h, chr(1), 2) = 'F' then
+            -- the parentheses around the row text become the outer commas
+            -- (translate() costs more)
+            v_row := replace(replace(NEW::text, '(', ','), ')', ',');
+            v_vals := pgq._trg_url_fast(v_row);
+            -- another count: a value with a comma or a parenthesis, or the
+            -- table changed
+            if cardinality(v_vals) = split_part(h, chr(1), 3)::int4 + 2 then
+                -- an assignment, unlike PERFORM, takes the fast path for expressions
+                v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
+                    format(split_part(h, chr(1), 6), variadic v_vals), split_part(h, chr(1), 5), null, null, null);
+                return case when TG_WHEN = 'BEFORE' then NEW end;
+            end if;
+        end if;
+    end if;
+    return pgq._trg_row('l', TG_OP, TG_WHEN, TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_NAME, TG_ARGV, NEW, OLD);
+end;
+$$;
+
+create or replace function pgq.sqltriga()
+returns trigger language plpgsql as $$
+declare
+    h text;
+    v_row text;
+    v_vals text[];
+    v_id int8;
+begin
+    if TG_LEVEL <> 'ROW' then
+        perform pgq._trg_statement('s', TG_OP, TG_WHEN, TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV);
+        return null;
+    end if;
+    if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
+        h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
+        if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
+            h := pgq._trg_cache('s', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
+                'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false);
+        end if;
+        if split_part(h, chr(1), 2) = 'F' then
+            v_row := btrim(NEW::text, '()');
+            v_vals := pgq._trg_sql_fast(v_row);
+            -- another count: a value with a comma, or the table changed
+            if cardinality(v_vals) = split_part(h, chr(1), 3)::int4 + 2 then
+                -- an assignment, unlike PERFORM, takes the fast path for expressions
+                v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
+                    format(split_part(h, chr(1), 6), variadic v_vals), split_part(h, chr(1), 5), null, null, null);
+                return case when TG_WHEN = 'BEFORE' then NEW end;
+            end if;
+        end if;
+    end if;
+    return pgq._trg_row('s', TG_OP, TG_WHEN, TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_NAME, TG_ARGV, NEW, OLD);
+end;
+$$;
+
+create or replace function pgq.jsontriga()
+returns trigger language plpgsql as $$
+declare
+    h text;
+    v_vals text[];
+    v_id int8;
+begin
+    if TG_LEVEL <> 'ROW' then
+        perform pgq._trg_statement('j', TG_OP, TG_WHEN, TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV);
+        return null;
+    end if;
+    if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
+        h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
+        if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
+            h := pgq._trg_cache('j', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
+                'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false);
+        end if;
+        -- row_to_json() reflects the table as it is now, so no count check
+        if split_part(h, chr(1), 2) = 'F' and split_part(h, chr(1), 7) = 'F' then
+            v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4), row_to_json(NEW)::text,
+                split_part(h, chr(1), 5), null, null, null);
+            return case when TG_WHEN = 'BEFORE' then NEW end;
+        end if;
+        -- numbers other than integers are quoted; columns of kind s need
+        -- their text output
+        if split_part(h, chr(1), 2) = 'F' and split_part(h, chr(1), 10) <> '' then
+            v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
+                regexp_replace(row_to_json(NEW)::text, split_part(h, chr(1), 10), E'\\1"\\2"', 'g'),
+                split_part(h, chr(1), 5), null, null, null);
+            return case when TG_WHEN = 'BEFORE' then NEW end;
+        end if;
+        if split_part(h, chr(1), 2) = 'F' then
+            if strpos(split_part(h, chr(1), 9), 's') = 0 then
+                v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
+                    pgq._trg_json(split_part(h, chr(1), 6), split_part(h, chr(1), 9), row_to_json(NEW), null),
+                    split_part(h, chr(1), 5), null, null, null);
+                return case when TG_WHEN = 'BEFORE' then NEW end;
+            end if;
+            v_vals := pgq._trg_raw_fast(btrim(NEW::text, '()'));
+            if cardinality(v_vals) = split_part(h, chr(1), 3)::int4 + 2 then
+                v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
+                    pgq._trg_json(split_part(h, chr(1), 6), split_part(h, chr(1), 9), row_to_json(NEW), v_vals),
+                    split_part(h, chr(1), 5), null, null, null);
+                return case when TG_WHEN = 'BEFORE' then NEW end;
+            end if;
+        end if;
+    end if;
+    return pgq._trg_row('j', TG_OP, TG_WHEN, TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_NAME, TG_ARGV, NEW, OLD);
+end;
+$$;
+
+------------------------------------------------------------------------
 -- Grants
 ------------------------------------------------------------------------
 
@@ -2006,6 +3005,9 @@ begin
                 then 'pgq_reader'
             when r.proname in ('insert_event', 'insert_event_bulk', 'current_event_table',
                                'jsontriga', 'sqltriga', 'logutriga')
+                then 'pgq_writer'
+            -- what the triggers call runs with the rights of whoever writes the table
+            when left(r.proname, 5) = '_trg_' or left(r.proname, 10) = '_urlencode'
                 then 'pgq_writer'
             when r.proname in ('ticker', 'ticker_schedule', 'maint_retry_events',
                                'maint_rotate_tables_step1', 'maint_rotate_tables_step2',
