@@ -24,7 +24,7 @@ mod inject;
 mod workload;
 mod world;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -43,8 +43,11 @@ use world::{DB, Daemon, EXT_DB, Endpoint, QUEUE, Role, Topology};
 /// The seed of the CI run.
 const SHORT_SEED: u64 = 0x5EED_0009;
 
-/// Where `pgq_ext` will live once the project ships it.
+/// The project's `pgq_ext` (exactly-once batch tracking).
 const PGQ_EXT_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/pgq_ext.sql");
+
+/// The project's `pgq_coop` (cooperative sub-consumers).
+const PGQ_COOP_SQL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sql/pgq_coop.sql");
 
 /// How long the consumers may take to drain after the last fault.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(180);
@@ -78,13 +81,14 @@ struct Scenario {
 
 /// What a run produced.
 struct Outcome {
+    history: History,
     report: Report,
     faults: Vec<FaultRecord>,
     elapsed: Duration,
     /// Why the drain did not complete, if it did not.
     drain_error: Option<String>,
-    /// Daemons that exited without being told to.
-    exited: Vec<String>,
+    /// Daemons that exited without being told to, or not cleanly when told.
+    daemon_trouble: Vec<String>,
     /// Log tails for a failure report.
     logs: String,
 }
@@ -105,6 +109,18 @@ impl Outcome {
                 self.report.problems.len()
             ));
         }
+        let mut traced: Vec<history::EventNo> = Vec::new();
+        for no in self
+            .report
+            .problems
+            .iter()
+            .filter_map(history::Problem::event)
+        {
+            if traced.len() < 5 && !traced.contains(&no) {
+                traced.push(no);
+                out.push(history::trace(&self.history, no));
+            }
+        }
         out.extend(self.drain_error.clone());
         for f in &self.faults {
             if f.recovery.is_none() {
@@ -115,9 +131,7 @@ impl Outcome {
                 ));
             }
         }
-        for e in &self.exited {
-            out.push(format!("daemon {e} exited on its own"));
-        }
+        out.extend(self.daemon_trouble.iter().cloned());
         out
     }
 }
@@ -191,6 +205,69 @@ async fn wait_drained(topology: &Topology) -> Result<(), String> {
     ))
 }
 
+/// Injects the scenario's faults one at a time, with load in between;
+/// returns what each did, and any daemon that died on its own meanwhile.
+async fn inject_faults(
+    s: &Scenario,
+    topology: &mut Topology,
+    daemons: &mut Daemons,
+    started: Instant,
+) -> (Vec<FaultRecord>, Vec<String>) {
+    let mut rng = StdRng::seed_from_u64(s.seed);
+    let available: Vec<FaultKind> = FaultKind::ALL
+        .into_iter()
+        .filter(|k| (!k.needs_standby() || s.standby) && (!k.needs_ha() || s.ha))
+        .collect();
+    let mut faults = Vec::new();
+    let mut daemon_trouble: Vec<String> = Vec::new();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut schedule: Vec<FaultKind> = Vec::new();
+    match s.plan {
+        Plan::EachOnce => {
+            schedule = available.clone();
+            schedule.shuffle(&mut rng);
+        }
+        Plan::Quiet(d) => tokio::time::sleep(d).await,
+        Plan::Soak(_) => {}
+    }
+    loop {
+        let kind = match s.plan {
+            Plan::Soak(d) if started.elapsed() < d => pick_weighted(&mut rng, &available),
+            Plan::Soak(_) | Plan::Quiet(_) => break,
+            Plan::EachOnce => match schedule.pop() {
+                Some(k) => k,
+                None => break,
+            },
+        };
+        tokio::time::sleep(Duration::from_millis(rng.random_range(2000..6000))).await;
+        let record = inject(kind, topology, daemons, &mut rng, started).await;
+        println!(
+            "[{:>7.1}s] {}: {}{}",
+            record.at.as_secs_f64(),
+            record.kind,
+            record.recovery.map_or("NO TICK".to_owned(), |r| format!(
+                "ticking again after {:.2} s",
+                r.as_secs_f64()
+            )),
+            if record.note.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", record.note)
+            }
+        );
+        faults.push(record);
+        // A daemon that died on its own would be restarted by the next
+        // fault and go unnoticed at the end; look after every fault.
+        daemon_trouble.extend(daemons.exited().into_iter().map(|e| {
+            format!(
+                "daemon {e} exited on its own (noticed {:.1} s into the run)",
+                started.elapsed().as_secs_f64()
+            )
+        }));
+    }
+    (faults, daemon_trouble)
+}
+
 /// Runs a scenario to the end and judges it.
 async fn run(s: &Scenario) -> Outcome {
     let started = Instant::now();
@@ -198,8 +275,27 @@ async fn run(s: &Scenario) -> Outcome {
         .prefix("pgqd-faults-")
         .tempdir()
         .expect("creating a directory for daemon files");
-    let names: Vec<String> = s.consumers.iter().map(|c| c.name.clone()).collect();
-    let mut topology = Topology::start(s.rotation_period, &names, s.engine_patch).await;
+    let register: String = s
+        .consumers
+        .iter()
+        .map(|c| match c.style {
+            Style::Coop { sub } => format!(
+                "select pgq_coop.register_subconsumer('{QUEUE}', '{}', '{sub}');",
+                c.name
+            ),
+            _ => format!("select pgq.register_consumer('{QUEUE}', '{}');", c.name),
+        })
+        .collect();
+    let extras: Vec<PathBuf> = if s
+        .consumers
+        .iter()
+        .any(|c| matches!(c.style, Style::Coop { .. }))
+    {
+        vec![PathBuf::from(PGQ_COOP_SQL)]
+    } else {
+        Vec::new()
+    };
+    let mut topology = Topology::start(s.rotation_period, &extras, s.engine_patch, &register).await;
     let tracker = s.consumers.iter().find_map(|c| match c.style {
         Style::ExactlyOnce(t) => Some(t),
         _ => None,
@@ -281,49 +377,7 @@ async fn run(s: &Scenario) -> Outcome {
         })
         .collect();
 
-    let mut rng = StdRng::seed_from_u64(s.seed);
-    let available: Vec<FaultKind> = FaultKind::ALL
-        .into_iter()
-        .filter(|k| (!k.needs_standby() || s.standby) && (!k.needs_ha() || s.ha))
-        .collect();
-    let mut faults = Vec::new();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut schedule: Vec<FaultKind> = Vec::new();
-    match s.plan {
-        Plan::EachOnce => {
-            schedule = available.clone();
-            schedule.shuffle(&mut rng);
-        }
-        Plan::Quiet(d) => tokio::time::sleep(d).await,
-        Plan::Soak(_) => {}
-    }
-    loop {
-        let kind = match s.plan {
-            Plan::Soak(d) if started.elapsed() < d => pick_weighted(&mut rng, &available),
-            Plan::Soak(_) | Plan::Quiet(_) => break,
-            Plan::EachOnce => match schedule.pop() {
-                Some(k) => k,
-                None => break,
-            },
-        };
-        tokio::time::sleep(Duration::from_millis(rng.random_range(2000..6000))).await;
-        let record = inject(kind, &mut topology, &mut daemons, &mut rng, started).await;
-        println!(
-            "[{:>7.1}s] {}: {}{}",
-            record.at.as_secs_f64(),
-            record.kind,
-            record.recovery.map_or("NO TICK".to_owned(), |r| format!(
-                "ticking again after {:.2} s",
-                r.as_secs_f64()
-            )),
-            if record.note.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", record.note)
-            }
-        );
-        faults.push(record);
-    }
+    let (faults, mut daemon_trouble) = inject_faults(s, &mut topology, &mut daemons, started).await;
     // Some calm load after the last fault, then the end of production.
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop_producers.cancel();
@@ -336,10 +390,19 @@ async fn run(s: &Scenario) -> Outcome {
     draining.store(true, Ordering::Relaxed);
     let drain_error = wait_drained(&topology).await.err();
     stop_consumers.cancel();
-    for c in consumers {
-        history
-            .consumers
-            .push(c.await.expect("a consumer task panicked"));
+    for (c, spec) in consumers.into_iter().zip(&s.consumers) {
+        let log = c.await.expect("a consumer task panicked");
+        if !matches!(spec.style, Style::Coop { .. }) {
+            history.consumers.push(log);
+            continue;
+        }
+        match history.coops.iter_mut().find(|g| g.name == spec.name) {
+            Some(group) => group.subs.push(log),
+            None => history.coops.push(history::CoopLog {
+                name: spec.name.clone(),
+                subs: vec![log],
+            }),
+        }
     }
     if drain_error.is_none() {
         for spec in &s.consumers {
@@ -351,8 +414,13 @@ async fn run(s: &Scenario) -> Outcome {
             }
         }
     }
-    let exited = daemons.exited();
-    daemons.stop_all().await;
+    daemon_trouble.extend(
+        daemons
+            .exited()
+            .into_iter()
+            .map(|e| format!("daemon {e} exited on its own")),
+    );
+    daemon_trouble.extend(daemons.stop_all().await);
     let report = check(&history);
     let mut logs = format!("{}{}", daemons.log_tails(40), topology.log_tails());
     if !report.problems.is_empty()
@@ -367,11 +435,12 @@ async fn run(s: &Scenario) -> Outcome {
         println!("daemon configs and logs kept in {}", kept.display());
     }
     Outcome {
+        history,
         report,
         faults,
         elapsed: started.elapsed(),
         drain_error,
-        exited,
+        daemon_trouble,
         logs,
     }
 }
@@ -421,6 +490,21 @@ fn summary(s: &Scenario, mode: &str, o: &Outcome) -> String {
         "  re-read unfinished batches: {} ({} events, allowed)\n  retries: {} acknowledged, {} came back\n",
         st.redelivered_batches, st.redelivered_events, st.retries_acked, st.retries_returned
     ));
+    let subs: Vec<String> = s
+        .consumers
+        .iter()
+        .filter_map(|c| match c.style {
+            Style::Coop { sub } => Some(format!("{}.{sub}", c.name)),
+            _ => None,
+        })
+        .collect();
+    if !subs.is_empty() {
+        out.push_str(&format!(
+            "  cooperative sub-consumers (pgq_coop, judged as one consumer): {}; {} batches taken over\n",
+            subs.join(", "),
+            st.coop_takeovers
+        ));
+    }
     for spec in &s.consumers {
         if let Style::ExactlyOnce(tracker) = spec.style {
             out.push_str(&format!(
@@ -494,6 +578,13 @@ fn main_consumers() -> Vec<ConsumerSpec> {
         ("c_exactly", Style::ExactlyOnce(tracker)),
     ]
     .into_iter()
+    .chain(
+        Path::new(PGQ_COOP_SQL)
+            .exists()
+            .then_some(["s1", "s2", "s3"].map(|sub| ("c_coop", Style::Coop { sub })))
+            .into_iter()
+            .flatten(),
+    )
     .map(|(name, style)| ConsumerSpec {
         name: name.into(),
         style,

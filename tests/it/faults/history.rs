@@ -98,6 +98,15 @@ pub(crate) struct ConsumerLog {
     pub batches: Vec<BatchRec>,
 }
 
+/// Everything the sub-consumers of one cooperative consumer read.
+#[derive(Debug, Clone)]
+pub(crate) struct CoopLog {
+    /// The main consumer's name.
+    pub name: String,
+    /// One log per sub-consumer.
+    pub subs: Vec<ConsumerLog>,
+}
+
 /// What an exactly-once consumer applied on its target database.
 #[derive(Debug, Clone)]
 pub(crate) struct AppliedLog {
@@ -114,6 +123,8 @@ pub(crate) struct History {
     pub txs: Vec<ProducedTx>,
     /// Every consumer's batches.
     pub consumers: Vec<ConsumerLog>,
+    /// Every cooperative consumer's batches.
+    pub coops: Vec<CoopLog>,
     /// Applied rows of the exactly-once consumers.
     pub applied: Vec<AppliedLog>,
 }
@@ -249,6 +260,8 @@ pub(crate) struct Stats {
     pub finish_unknown: usize,
     /// Batch reads left unfinished (a consumer crash, real or simulated).
     pub finish_not_done: usize,
+    /// Coop batches read by another sub-consumer than the first reader.
+    pub coop_takeovers: usize,
     /// Retries whose finishing transaction was acknowledged.
     pub retries_acked: usize,
     /// Deliveries with `ev_retry` > 0.
@@ -292,10 +305,56 @@ impl Report {
     }
 }
 
+impl Problem {
+    /// The event the problem is about, if it is about one.
+    pub(crate) fn event(&self) -> Option<EventNo> {
+        match self {
+            Problem::Lost { no, .. }
+            | Problem::Duplicate { no, .. }
+            | Problem::Phantom { no, .. }
+            | Problem::Retry { no, .. }
+            | Problem::Applied { no, .. } => Some(*no),
+            Problem::Chain { .. } | Problem::ChangedRedelivery { .. } => None,
+        }
+    }
+}
+
+/// Everything the history says about one event: its transaction and every
+/// batch read that contained or retried it, for a failure report.
+pub(crate) fn trace(history: &History, no: EventNo) -> String {
+    let mut out = format!("event {no}:");
+    match history.txs.iter().find(|t| t.events.contains(&no)) {
+        Some(t) => out.push_str(&format!(" produced {:?} in {:?}\n", t.outcome, t.events)),
+        None => out.push_str(" never produced\n"),
+    }
+    let coop_logs = history.coops.iter().flat_map(|c| c.subs.iter());
+    for log in history.consumers.iter().chain(coop_logs) {
+        for (i, b) in log.batches.iter().enumerate() {
+            let levels: Vec<i32> = b
+                .events
+                .iter()
+                .filter(|d| d.no == no)
+                .map(|d| d.retry)
+                .collect();
+            let retried = b.retried.contains(&no);
+            if !levels.is_empty() || retried {
+                out.push_str(&format!(
+                    "  {} read #{i}: batch {} ({}..{}], retry levels {levels:?}, retried here: {retried}, finish {:?}\n",
+                    log.name, b.batch_id, b.prev_tick, b.cur_tick, b.finish
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// A run of consecutive reads of the same batch, judged as one batch.
+/// Only the last read's finishing transaction can have taken effect (the
+/// batch would not have been served again otherwise), so its retries and
+/// its finish are the ones that count.
 struct Logical<'a> {
     first: &'a BatchRec,
-    /// The finish of the last read, which is the one that counts.
+    last: &'a BatchRec,
     finish: Finish,
 }
 
@@ -313,6 +372,9 @@ pub(crate) fn check(history: &History) -> Report {
     let mut unknown_seen: std::collections::HashSet<EventNo> = Default::default();
     for log in &history.consumers {
         check_consumer(log, &outcome_of, &mut unknown_seen, &mut report);
+    }
+    for coop in &history.coops {
+        check_coop(coop, &outcome_of, &mut unknown_seen, &mut report);
     }
     report.stats.unknown_delivered = unknown_seen.len();
     for applied in &history.applied {
@@ -393,7 +455,7 @@ fn check_consumer(
             *seen.entry(*d).or_insert(0) += 1;
             in_batch.insert(d.no, d.retry);
         }
-        for no in &l.first.retried {
+        for no in &l.last.retried {
             match in_batch.get(no) {
                 Some(&level) if l.finish != Finish::NotDone => {
                     asked.entry((*no, level)).or_default().push(l.finish);
@@ -411,10 +473,23 @@ fn check_consumer(
             }
         }
     }
+    judge_deliveries(consumer, &seen, &asked, outcome_of, unknown_seen, report);
+}
+
+/// Judges what one consumer received, each batch counted once: nothing
+/// lost, nothing phantom, no duplicate, retries only as asked for.
+fn judge_deliveries(
+    consumer: &str,
+    seen: &HashMap<Delivery, usize>,
+    asked: &HashMap<(EventNo, i32), Vec<Finish>>,
+    outcome_of: &HashMap<EventNo, TxOutcome>,
+    unknown_seen: &mut std::collections::HashSet<EventNo>,
+    report: &mut Report,
+) {
     report
         .stats
         .delivered
-        .insert(consumer.clone(), seen.values().sum());
+        .insert(consumer.to_owned(), seen.values().sum());
 
     let mut sorted: Vec<(&Delivery, &usize)> = seen.iter().collect();
     sorted.sort();
@@ -426,7 +501,7 @@ fn check_consumer(
                 unknown_seen.insert(d.no);
             }
             other => report.problems.push(Problem::Phantom {
-                consumer: consumer.clone(),
+                consumer: consumer.to_owned(),
                 no: d.no,
                 outcome: other,
             }),
@@ -436,7 +511,7 @@ fn check_consumer(
             let requests = asked.get(&(d.no, d.retry - 1)).map_or(0, Vec::len);
             if requests == 0 {
                 report.problems.push(Problem::Retry {
-                    consumer: consumer.clone(),
+                    consumer: consumer.to_owned(),
                     no: d.no,
                     retry: d.retry,
                     detail: "delivered as a retry nobody here asked for".into(),
@@ -445,7 +520,7 @@ fn check_consumer(
             }
             if times > requests {
                 report.problems.push(Problem::Retry {
-                    consumer: consumer.clone(),
+                    consumer: consumer.to_owned(),
                     no: d.no,
                     retry: d.retry,
                     detail: format!("came back {times} times for {requests} retries"),
@@ -453,7 +528,7 @@ fn check_consumer(
             }
         } else if times > 1 {
             report.problems.push(Problem::Duplicate {
-                consumer: consumer.clone(),
+                consumer: consumer.to_owned(),
                 no: d.no,
                 retry: d.retry,
                 times,
@@ -469,7 +544,7 @@ fn check_consumer(
         })
         .map(|(no, _)| (*no, 0))
         .collect();
-    for (&(no, level), finishes) in &asked {
+    for (&(no, level), finishes) in asked {
         let acked = finishes.iter().filter(|f| **f == Finish::Acked).count();
         let back = seen
             .get(&Delivery {
@@ -485,11 +560,103 @@ fn check_consumer(
     missing.sort_unstable();
     for (no, retry) in missing {
         report.problems.push(Problem::Lost {
-            consumer: consumer.clone(),
+            consumer: consumer.to_owned(),
             no,
             retry,
         });
     }
+}
+
+/// Judges a cooperative consumer: its sub-consumers' reads together. A
+/// batch may be read by several sub-consumers (a crashed one's batch is
+/// taken over), but it stays one batch (same id, ticks and events); the
+/// batches together form the main consumer's chain of ticks; and no event
+/// is in two different batches. A sub-consumer may go back in ticks when it
+/// takes over an older batch, so only the chain is ordered.
+fn check_coop(
+    coop: &CoopLog,
+    outcome_of: &HashMap<EventNo, TxOutcome>,
+    unknown_seen: &mut std::collections::HashSet<EventNo>,
+    report: &mut Report,
+) {
+    let consumer = &coop.name;
+    let mut by_id: BTreeMap<i64, &BatchRec> = BTreeMap::new();
+    let mut first_reader: HashMap<i64, &str> = HashMap::new();
+    for sub in &coop.subs {
+        for b in &sub.batches {
+            match b.finish {
+                Finish::Acked => {}
+                Finish::Unknown => report.stats.finish_unknown += 1,
+                Finish::NotDone => report.stats.finish_not_done += 1,
+            }
+            let Some(first) = by_id.get(&b.batch_id) else {
+                by_id.insert(b.batch_id, b);
+                first_reader.insert(b.batch_id, &sub.name);
+                continue;
+            };
+            if first_reader.get(&b.batch_id) != Some(&sub.name.as_str()) {
+                report.stats.coop_takeovers += 1;
+            }
+            report.stats.redelivered_batches += 1;
+            report.stats.redelivered_events += b.events.len();
+            if (first.prev_tick, first.cur_tick) != (b.prev_tick, b.cur_tick)
+                || first.events != b.events
+            {
+                report.problems.push(Problem::ChangedRedelivery {
+                    consumer: format!("{consumer} ({})", sub.name),
+                    batch_id: b.batch_id,
+                    detail: format!(
+                        "as ({}..{}] with {} events instead of ({}..{}] with {}",
+                        b.prev_tick,
+                        b.cur_tick,
+                        b.events.len(),
+                        first.prev_tick,
+                        first.cur_tick,
+                        first.events.len()
+                    ),
+                });
+            }
+        }
+    }
+    let mut chain: Vec<&BatchRec> = by_id.values().copied().collect();
+    chain.sort_by_key(|b| (b.prev_tick, b.cur_tick));
+    for (i, pair) in chain.windows(2).enumerate() {
+        let (a, b) = (pair[0], pair[1]);
+        if b.prev_tick != a.cur_tick {
+            report.problems.push(Problem::Chain {
+                consumer: consumer.clone(),
+                index: i + 1,
+                detail: format!(
+                    "batch {} ({}..{}] follows batch {} ({}..{}]: {}",
+                    b.batch_id,
+                    b.prev_tick,
+                    b.cur_tick,
+                    a.batch_id,
+                    a.prev_tick,
+                    a.cur_tick,
+                    if b.prev_tick < a.cur_tick {
+                        "overlaps"
+                    } else {
+                        "ticks in between were never read"
+                    }
+                ),
+            });
+        }
+    }
+    let mut seen: HashMap<Delivery, usize> = HashMap::new();
+    for b in &chain {
+        for d in &b.events {
+            *seen.entry(*d).or_insert(0) += 1;
+        }
+    }
+    judge_deliveries(
+        consumer,
+        &seen,
+        &HashMap::new(),
+        outcome_of,
+        unknown_seen,
+        report,
+    );
 }
 
 /// Folds repeated reads of one batch into one, checking that a batch
@@ -521,11 +688,13 @@ fn logical_batches<'a>(log: &'a ConsumerLog, report: &mut Report) -> Vec<Logical
                     });
                 }
                 last.finish = b.finish;
+                last.last = b;
                 continue;
             }
         }
         out.push(Logical {
             first: b,
+            last: b,
             finish: b.finish,
         });
     }
@@ -594,7 +763,7 @@ mod tests {
                 name: "c".into(),
                 batches,
             }],
-            applied: Vec::new(),
+            ..History::default()
         }
     }
 
@@ -781,6 +950,24 @@ mod tests {
     }
 
     #[test]
+    fn only_the_retries_of_the_finish_that_took_effect_count() {
+        // The first read retried event 1 but was not finished; the batch
+        // came again and the second read retried event 2 instead.
+        let mut first = batch(10, 1, 2, &[1, 2], Finish::NotDone);
+        first.retried = vec![1];
+        let mut again = batch(10, 1, 2, &[1, 2], Finish::Acked);
+        again.retried = vec![2];
+        let mut back = batch(11, 2, 3, &[], Finish::Acked);
+        back.events = vec![Delivery { no: 2, retry: 1 }];
+        let h = history(
+            vec![tx(&[1, 2], TxOutcome::Committed)],
+            vec![first, again, back],
+        );
+        let report = check(&h);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+    }
+
+    #[test]
     fn an_unknown_retry_may_come_back_at_most_once() {
         assert!(
             check(&retry_history(&[], Finish::Unknown))
@@ -804,6 +991,65 @@ mod tests {
             .events
             .push(Delivery { no: 1, retry: 1 });
         assert_eq!(kinds(&check(&h)), ["retry"]);
+    }
+
+    fn coop(subs: Vec<Vec<BatchRec>>) -> History {
+        History {
+            txs: vec![tx(&[1, 2, 3], TxOutcome::Committed)],
+            coops: vec![CoopLog {
+                name: "cc".into(),
+                subs: subs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, batches)| ConsumerLog {
+                        name: format!("cc.s{i}"),
+                        batches,
+                    })
+                    .collect(),
+            }],
+            ..History::default()
+        }
+    }
+
+    #[test]
+    fn coop_batches_may_be_taken_over() {
+        // s0 read batch 10 and died; s1 read 11, then took 10 over.
+        let h = coop(vec![
+            vec![batch(10, 1, 2, &[1], Finish::NotDone)],
+            vec![
+                batch(11, 2, 3, &[2, 3], Finish::Acked),
+                batch(10, 1, 2, &[1], Finish::Acked),
+            ],
+        ]);
+        let report = check(&h);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.stats.redelivered_batches, 1);
+        assert_eq!(report.stats.coop_takeovers, 1);
+        assert_eq!(report.stats.delivered["cc"], 3);
+    }
+
+    #[test]
+    fn coop_gaps_overlaps_and_duplicates_are_caught() {
+        let gap = coop(vec![
+            vec![batch(10, 1, 2, &[1, 2], Finish::Acked)],
+            vec![batch(12, 3, 4, &[3], Finish::Acked)],
+        ]);
+        assert_eq!(kinds(&check(&gap)), ["chain"]);
+
+        let twice = coop(vec![
+            vec![batch(10, 1, 2, &[1, 2], Finish::Acked)],
+            vec![batch(11, 2, 3, &[2, 3], Finish::Acked)],
+        ]);
+        assert_eq!(kinds(&check(&twice)), ["duplicate"]);
+
+        let lost = coop(vec![vec![batch(10, 1, 2, &[1, 2], Finish::Acked)]]);
+        assert_eq!(check(&lost).lost_for("cc"), 1);
+
+        let changed = coop(vec![
+            vec![batch(10, 1, 2, &[1, 2, 3], Finish::NotDone)],
+            vec![batch(10, 1, 2, &[1, 2], Finish::Acked)],
+        ]);
+        assert_eq!(kinds(&check(&changed)), ["changed_redelivery"]);
     }
 
     #[test]

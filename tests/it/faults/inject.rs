@@ -14,7 +14,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::world::{
-    DAEMON_APP_PREFIX, DB, Daemon, Endpoint, Role, Topology, blocking, event_tables, leader,
+    DAEMON_APP_PREFIX, DB, Daemon, Endpoint, Frozen, Role, Topology, blocking, event_tables, leader,
 };
 
 /// How long the daemon may take to tick again before the run fails.
@@ -111,11 +111,16 @@ impl Daemons {
         self.all.iter_mut().filter(move |d| d.role == role)
     }
 
-    /// Stops every daemon gracefully.
-    pub(crate) async fn stop_all(&mut self) {
+    /// Stops every daemon gracefully; returns what went wrong.
+    pub(crate) async fn stop_all(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
         for d in &mut self.all {
-            d.stop().await;
+            problems.extend(d.stop().await);
+            if d.panicked() {
+                problems.push(format!("{} panicked (see its stderr)", d.name));
+            }
         }
+        problems
     }
 
     /// Log tails of every daemon.
@@ -179,6 +184,19 @@ pub(crate) async fn next_tick_since(
     None
 }
 
+/// Freezes replication for a moment before a crash, so that commits are
+/// in flight when it strikes and their clients learn nothing of their fate.
+async fn freeze(topology: &Topology, rng: &mut StdRng, note: &mut String) -> Option<Frozen> {
+    let frozen = topology.freeze_replication().await?;
+    let pause = Duration::from_millis(rng.random_range(300..800));
+    tokio::time::sleep(pause).await;
+    note.push_str(&format!(
+        "replication frozen {:.1} s before the crash",
+        pause.as_secs_f64()
+    ));
+    Some(frozen)
+}
+
 /// Injects one fault and measures the recovery.
 pub(crate) async fn inject(
     kind: FaultKind,
@@ -236,11 +254,12 @@ pub(crate) async fn inject(
             };
         }
         FaultKind::ImmediateRestart => {
-            topology.restart_primary(StopMode::Immediate).await;
+            let frozen = freeze(topology, rng, &mut note).await;
+            topology.restart_primary(StopMode::Immediate, frozen).await;
             SystemTime::now()
         }
         FaultKind::FastRestart => {
-            topology.restart_primary(StopMode::Fast).await;
+            topology.restart_primary(StopMode::Fast, None).await;
             SystemTime::now()
         }
         FaultKind::TerminateBackends => {
@@ -290,7 +309,9 @@ pub(crate) async fn inject(
             };
         }
         FaultKind::Failover => {
-            let old = topology.fail_over().await;
+            topology.wait_sync().await;
+            let frozen = freeze(topology, rng, &mut note).await;
+            let old = topology.fail_over(frozen).await;
             let reference = SystemTime::now();
             let recovery = next_tick_since(&topology.primary_endpoint(), queue_id, reference).await;
             // Re-point the daemons as an operator would: the one that
@@ -313,10 +334,10 @@ pub(crate) async fn inject(
             }
             let rebuilt = Instant::now();
             topology.add_standby().await;
-            note = format!(
-                "new standby streaming after {:.1} s",
+            note.push_str(&format!(
+                "; new standby streaming after {:.1} s",
                 rebuilt.elapsed().as_secs_f64()
-            );
+            ));
             if let Some(&i) = stranded.get(1) {
                 let d = &mut daemons.all[i];
                 d.role = Role::Standby;

@@ -76,10 +76,10 @@ enum TxKind {
 
 fn draw_kind(rng: &mut StdRng) -> TxKind {
     match rng.random_range(0..100) {
-        0..63 => TxKind::Commit,
-        63..75 => TxKind::Bulk,
-        75..85 => TxKind::Rollback,
-        85..95 => TxKind::FailHalfway,
+        0..66 => TxKind::Commit,
+        66..78 => TxKind::Bulk,
+        78..88 => TxKind::Rollback,
+        88..98 => TxKind::FailHalfway,
         _ => TxKind::LongOpen,
     }
 }
@@ -245,7 +245,18 @@ pub(crate) enum Style {
     ExactlyOnce(Tracker),
     /// Reads nothing until the run drains (for the broken-engine test).
     Behind,
+    /// One sub-consumer of a cooperative consumer (`pgq_coop`); now and
+    /// then it "dies" with a batch for longer than the dead interval, so
+    /// another sub-consumer takes the batch over.
+    Coop {
+        /// The sub-consumer's name.
+        sub: &'static str,
+    },
 }
+
+/// How long a silent coop sub-consumer keeps its batch before another
+/// may take it over.
+const COOP_DEAD_INTERVAL: &str = "3 seconds";
 
 /// A consumer to run.
 #[derive(Debug, Clone)]
@@ -277,7 +288,10 @@ pub(crate) async fn consumer(
     let mut slot: Option<Client> = None;
     let mut ext_slot: Option<Client> = None;
     let mut log = ConsumerLog {
-        name: spec.name.clone(),
+        name: match spec.style {
+            Style::Coop { sub } => format!("{}.{sub}", spec.name),
+            _ => spec.name.clone(),
+        },
         batches: Vec::new(),
     };
     while !stop.is_cancelled() {
@@ -291,7 +305,11 @@ pub(crate) async fn consumer(
             continue;
         };
         let lagging = spec.style == Style::Lagging && !drain;
-        let (batch_id, prev_tick, cur_tick) = match open_batch(client, &spec.name, lagging).await {
+        let opened = match spec.style {
+            Style::Coop { sub } => open_coop_batch(client, &spec.name, sub).await,
+            _ => open_batch(client, &spec.name, lagging).await,
+        };
+        let (batch_id, prev_tick, cur_tick) = match opened {
             Ok(Some(b)) => b,
             Ok(None) => {
                 let idle = if drain { 30 } else { rng.random_range(50..150) };
@@ -326,6 +344,12 @@ pub(crate) async fn consumer(
                 slot = None;
                 continue;
             }
+            Style::Coop { .. } if !drain && rng.random_bool(0.1) => {
+                log.batches.push(rec);
+                slot = None;
+                pause(&stop, Duration::from_secs(4)).await;
+                continue;
+            }
             Style::Retrying if !drain => {
                 for e in &events {
                     let p = match e.delivery.retry {
@@ -358,7 +382,10 @@ pub(crate) async fn consumer(
             }
             _ => {}
         }
-        rec.finish = finish(client, batch_id, &retry_ids).await;
+        rec.finish = match spec.style {
+            Style::Coop { .. } => finish_coop(client, batch_id).await,
+            _ => finish(client, batch_id, &retry_ids).await,
+        };
         if rec.finish != Finish::Acked {
             slot = None;
         }
@@ -387,6 +414,37 @@ async fn open_batch(
     step(tx.commit()).await?;
     let batch: Option<i64> = row.get(0);
     Ok(batch.map(|b| (b, row.get(1), row.get(2))))
+}
+
+/// Opens (or re-opens, or takes over) a coop sub-consumer's batch.
+async fn open_coop_batch(
+    client: &mut Client,
+    consumer: &str,
+    sub: &str,
+) -> Result<Option<(i64, i64, i64)>, String> {
+    let tx = step(client.transaction()).await?;
+    let row = step(tx.query_one(
+        &format!(
+            "select pgq_coop.next_batch_custom($1, $2, $3, null, null, null,
+                                               interval '{COOP_DEAD_INTERVAL}')"
+        ),
+        &[&QUEUE, &consumer, &sub],
+    ))
+    .await?;
+    let batch: Option<i64> = row.get(0);
+    let opened = match batch {
+        Some(b) => {
+            let ticks = step(tx.query_one(
+                "select prev_tick_id, tick_id from pgq.get_batch_info($1)",
+                &[&b],
+            ))
+            .await?;
+            Some((b, ticks.get(0), ticks.get(1)))
+        }
+        None => None,
+    };
+    step(tx.commit()).await?;
+    Ok(opened)
 }
 
 async fn read_events(client: &Client, batch_id: i64) -> Result<Vec<ReadEvent>, String> {
@@ -438,6 +496,24 @@ async fn finish(client: &mut Client, batch_id: i64, retry_ids: &[i64]) -> Finish
             );
         }
         Err(_) => return Finish::NotDone,
+    }
+    match step(tx.commit()).await {
+        Ok(()) => Finish::Acked,
+        Err(_) => Finish::Unknown,
+    }
+}
+
+/// Finishes a coop sub-consumer's batch. Finding it already finished is
+/// fine: after a takeover, the slow original may finish it first.
+async fn finish_coop(client: &mut Client, batch_id: i64) -> Finish {
+    let Ok(tx) = step(client.transaction()).await else {
+        return Finish::NotDone;
+    };
+    if step(tx.query_one("select pgq_coop.finish_batch($1)", &[&batch_id]))
+        .await
+        .is_err()
+    {
+        return Finish::NotDone;
     }
     match step(tx.commit()).await {
         Ok(()) => Finish::Acked,

@@ -116,12 +116,14 @@ fn cluster_options() -> ClusterOptions {
 }
 
 impl Topology {
-    /// Starts a primary with the engine, the queue (`rotation_period` as
-    /// given) and `consumers` registered, then applies `engine_patch`.
+    /// Starts a primary with the engine, then the SQL files of `extras`
+    /// (e.g. `pgq_coop`), then `engine_patch`; creates the queue with the
+    /// given `rotation_period` and runs `register` (consumer registrations).
     pub(crate) async fn start(
         rotation_period: &str,
-        consumers: &[String],
+        extras: &[PathBuf],
         engine_patch: Option<&'static str>,
+        register: &str,
     ) -> Topology {
         let primary = blocking(|| TempCluster::start_with(cluster_options()))
             .await
@@ -132,16 +134,16 @@ impl Topology {
              select pgq.set_queue_config('{QUEUE}', 'ticker_max_lag', '0.2');
              select pgq.set_queue_config('{QUEUE}', 'ticker_idle_period', '1');
              select pgq.set_queue_config('{QUEUE}', 'rotation_period', '{rotation_period}');
-             {}",
-            consumers
-                .iter()
-                .map(|c| format!("select pgq.register_consumer('{QUEUE}', '{c}');"))
-                .collect::<String>()
+             {register}"
         );
         let cluster = Arc::clone(&primary);
+        let extras = extras.to_vec();
         let queue_id = blocking(move || {
             cluster.create_database(DB)?;
             cluster.install_engine(DB)?;
+            for file in &extras {
+                cluster.psql_file(DB, file)?;
+            }
             if let Some(patch) = engine_patch {
                 cluster.psql_stdin(DB, patch)?;
             }
@@ -244,14 +246,12 @@ impl Topology {
     /// Stops the primary for good and promotes the standby in its place.
     /// Returns the old primary, for the caller to drop once nothing points
     /// at it any more.
-    pub(crate) async fn fail_over(&mut self) -> Arc<TempCluster> {
+    /// With `frozen`, commits that waited for the standby die with the old
+    /// primary (and are lost, as their clients were never told otherwise).
+    pub(crate) async fn fail_over(&mut self, frozen: Option<Frozen>) -> Arc<TempCluster> {
         let standby = self.standby.take().expect("a standby to promote");
-        self.wait_sync().await;
         let old = std::mem::replace(&mut self.primary, Arc::clone(&standby));
-        let stopping = Arc::clone(&old);
-        blocking(move || stopping.stop(StopMode::Immediate))
-            .await
-            .expect("stopping the old primary");
+        Self::stop_cluster(&old, StopMode::Immediate, frozen).await;
         blocking(move || standby.promote())
             .await
             .expect("promoting the standby");
@@ -259,12 +259,51 @@ impl Topology {
         old
     }
 
-    /// Stops the primary in `mode` and starts it again.
-    pub(crate) async fn restart_primary(&self, mode: StopMode) {
+    /// Stops the primary in `mode` and starts it again; see
+    /// [`stop_primary`](Self::stop_primary) for `frozen`.
+    pub(crate) async fn restart_primary(&self, mode: StopMode, frozen: Option<Frozen>) {
+        Self::stop_cluster(&self.primary, mode, frozen).await;
         let primary = Arc::clone(&self.primary);
-        blocking(move || primary.restart(mode))
+        blocking(move || primary.start_server())
             .await
-            .expect("restarting the primary");
+            .expect("starting the primary again");
+    }
+
+    /// Stops `cluster`. With `frozen` (its WAL sender, stopped), the sender
+    /// is let go only once the shutdown has begun, so the server dies
+    /// without shipping the WAL of the commits that were waiting for it.
+    async fn stop_cluster(cluster: &Arc<TempCluster>, mode: StopMode, frozen: Option<Frozen>) {
+        let stopping = Arc::clone(cluster);
+        let stopped = tokio::task::spawn_blocking(move || stopping.stop(mode));
+        if frozen.is_some() {
+            // The postmaster forwards its stop signal at once; a sender
+            // continued after that exits before sending anything more.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(frozen);
+        }
+        stopped
+            .await
+            .expect("the stop call ran")
+            .expect("stopping the server");
+    }
+
+    /// Stops the primary's WAL sender (SIGSTOP), so that from now on every
+    /// commit waits for the synchronous standby and stays in flight.
+    /// `None` without a standby.
+    pub(crate) async fn freeze_replication(&self) -> Option<Frozen> {
+        self.standby.as_ref()?;
+        let client = self
+            .primary_endpoint()
+            .connect("postgres", "fault-admin")
+            .await
+            .ok()?;
+        let row = client
+            .query_opt("select pid from pg_catalog.pg_stat_replication", &[])
+            .await
+            .ok()??;
+        let pid = nix::unistd::Pid::from_raw(row.get(0));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).ok()?;
+        Some(Frozen(pid))
     }
 
     /// Server log tails of the clusters, for a failure report.
@@ -274,6 +313,16 @@ impl Topology {
             out.push_str(&format!("--- standby log tail:\n{}\n", s.log_tail()));
         }
         out
+    }
+}
+
+/// A stopped WAL sender; dropping this lets it continue (SIGCONT).
+#[derive(Debug)]
+pub(crate) struct Frozen(nix::unistd::Pid);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGCONT);
     }
 }
 
@@ -372,23 +421,32 @@ impl Daemon {
         }
     }
 
-    /// SIGTERM, wait for a graceful exit (SIGKILL after 15 s).
-    pub(crate) async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-            }
-            if tokio::time::timeout(Duration::from_secs(15), child.wait())
-                .await
-                .is_err()
-            {
+    /// SIGTERM, wait for a graceful exit (SIGKILL after 15 s). Returns
+    /// what went wrong: a non-zero exit, or no exit in time.
+    pub(crate) async fn stop(&mut self) -> Option<String> {
+        let mut child = self.child.take()?;
+        if let Some(pid) = child.id() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        match tokio::time::timeout(Duration::from_secs(15), child.wait()).await {
+            Ok(Ok(status)) if status.success() => None,
+            Ok(Ok(status)) => Some(format!("{} ended with {status} on SIGTERM", self.name)),
+            Ok(Err(e)) => Some(format!("waiting for {}: {e}", self.name)),
+            Err(_) => {
                 let _ = child.start_kill();
                 let _ = child.wait().await;
+                Some(format!("{} did not stop within 15 s of SIGTERM", self.name))
             }
         }
+    }
+
+    /// Whether it ever wrote a panic to stderr.
+    pub(crate) fn panicked(&self) -> bool {
+        fs::read_to_string(self.dir.join(format!("{}.stderr", self.name)))
+            .is_ok_and(|text| text.contains("panicked"))
     }
 
     /// Whether the process has exited on its own.
