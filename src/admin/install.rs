@@ -41,14 +41,11 @@ impl Addon {
         }
     }
 
-    /// The add-on's install script, if this build has it.
-    ///
-    /// Both are to come as `sql/pgq_ext.sql` and `sql/pgq_coop.sql`; until
-    /// they are in the source tree, a build cannot embed them and `--with`
-    /// says so.
+    /// The add-on's install script, embedded from `sql/`.
     fn script(self) -> Option<&'static str> {
         match self {
-            Addon::Ext | Addon::Coop => None,
+            Addon::Ext => Some(include_str!("../../sql/pgq_ext.sql")),
+            Addon::Coop => Some(include_str!("../../sql/pgq_coop.sql")),
         }
     }
 }

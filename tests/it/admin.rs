@@ -221,12 +221,19 @@ async fn install_into_one_and_all_databases_keeping_data() {
     pgqd(&cluster, &["tick", "-d", "app", "orders"]).await.ok();
     assert_eq!(read_batches(&client, "orders", "billing").await, ["after"]);
 
-    // Add-ons this build does not carry are refused before connecting.
-    let coop = pgqd(&cluster, &["install", "-d", "app", "--with", "coop"]).await;
-    assert!(
-        coop.fails(1).contains("pgq_coop is not available"),
-        "{coop:?}"
-    );
+    // Add-ons install next to the engine, idempotently.
+    for _ in 0..2 {
+        let with = pgqd(&cluster, &["install", "-d", "app", "--with", "ext,coop"]).await;
+        with.ok();
+    }
+    let schemas = cluster
+        .psql(
+            "app",
+            "select string_agg(nspname, ',' order by nspname) from pg_namespace \
+             where nspname in ('pgq_ext', 'pgq_coop')",
+        )
+        .unwrap();
+    assert_eq!(schemas, "pgq_coop,pgq_ext");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
