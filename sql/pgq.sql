@@ -154,7 +154,8 @@ begin
             ('pgq._queue_seqs()', 'OUT queue_id integer, OUT event_seq regclass, OUT seq_start bigint', 'SETOF record'),
             ('pgq._regen_dispatch()', '', 'integer'),
             ('pgq._seq_last(regclass)', 'i_seq regclass', 'bigint'),
-            ('pgq._trg_cache(text,oid,text,text,text[],text,text,boolean)', 'i_kind text, i_relid oid, i_schema text, i_table text, i_args text[], i_key text, i_hot text, i_force boolean', 'text'),
+            ('pgq._trg_cache(text,oid,text,text,text[],text,text,boolean,text)', 'i_kind text, i_relid oid, i_schema text, i_table text, i_args text[], i_key text, i_hot text, i_force boolean, i_row text', 'text'),
+            ('pgq._trg_fresh(text,text,text,oid)', 'i_hot text, i_light text, i_row text, i_relid oid', 'boolean'),
             ('pgq._trg_json(text,text,json,text[])', 'i_fmt text, i_kinds text, i_row json, i_vals text[]', 'text'),
             ('pgq._trg_json_type(text,text,text,text)', 'i_op text, i_schema text, i_table text, i_pkey text', 'text'),
             ('pgq._trg_pkey(oid)', 'i_relid oid', 'text'),
@@ -2233,6 +2234,7 @@ $$;
 --   [23] F: row_to_json() is the JSON payload as is
 --   [24] query for the ev_*= expressions    [25] which of them are given
 --   [26] regexp that quotes the numbers in row_to_json() for jsontriga
+--   [27] row_to_json() of a row as a LIKE pattern: the names in order
 create or replace function pgq._trg_prepare(i_kind text, i_relid oid, i_schema text, i_table text,
         i_args text[], i_sig text)
 returns text[] language plpgsql as $$
@@ -2251,6 +2253,7 @@ declare
     v_jkinds text := '';
     v_json_fast bool := true;
     v_json_quote text;
+    v_skeleton text;
     v_names text[] := '{}';
     v_qnames text[] := '{}';
     v_fmt_url text[] := '{}';
@@ -2408,6 +2411,13 @@ begin
             v_sel := v_sel || 'null::text'::text;
         end if;
     end loop;
+    -- what row_to_json() of a row looks like, as a LIKE pattern: the
+    -- names in order
+    v_skeleton := '{' || coalesce((select string_agg(
+                      replace(replace(replace(to_json(n)::text, E'\\', E'\\\\'), '%', E'\\%'), '_', E'\\_') || ':%',
+                      ',' order by o)
+                   from unnest(v_names) with ordinality u(n, o)), '') || '}';
+
     if strpos(v_given, '1') > 0 then
         v_query := 'select ' || array_to_string(v_sel, ', ') || ' from (select '
             || (select string_agg(case when e is null or e = '' then 'null::text' else '(' || e || ')' end
@@ -2438,59 +2448,95 @@ begin
         v_magic::text, v_pkpos::text, v_incl,
         v_qnames::text, v_modes, v_names::text, v_jkinds,
         case when v_json_fast then 'F' else '' end,
-        v_query, v_given, v_json_quote];
+        v_query, v_given, v_json_quote, v_skeleton];
 end;
 $$;
 
--- The session's description of a row trigger, checked against the catalog
--- once per client statement and rebuilt when the table or the trigger
--- changed; i_force rebuilds it regardless.  A statement that writes a
--- table excludes DDL on it until it ends; DDL run between two statements
--- of one client message, after the trigger fired in the first, is noticed
--- only if it changed the number of columns.
+-- The session's description of a row trigger, checked once per client
+-- statement (a table cannot change while a statement that writes it
+-- runs), and rebuilt when the table or the trigger changed; i_force
+-- rebuilds it regardless.  The check of each statement is cheap: the
+-- names of i_row (row_to_json() of the row) must match the description's,
+-- the table's name and the trigger's arguments must be the same, and so
+-- must the primary key index (from the relation cache, for tables whose
+-- replica identity is the primary key).  The catalog itself is read at
+-- most once a second: a column that changes its type alone, or the key of
+-- a table with another replica identity, takes effect within a second.
 --
--- Two settings: i_key holds the few fields an INSERT needs, separated by
--- chr(1) and read with split_part(), which costs less than an array:
---   [1] statement it was checked in (statement_timestamp() as epoch)
---   [2] F: an INSERT needs only the
---   payload ('' otherwise, and [4]..[7] empty)  [3] number of columns
---   [4] ev_type  [5] ev_extra1  [6] payload format  [7] F: row_to_json() is
---   the JSON payload  [8] catalog signature  [9] JSON kinds  [10] regexp
---   quoting numbers in row_to_json()
+-- Two settings: i_key holds the fields an INSERT needs and those of the
+-- check, separated by chr(1) and read with split_part(), which costs less
+-- than an array:
+--   [1] statement checked (statement_timestamp() as epoch)
+--   [2] F: an INSERT needs only the payload ('' otherwise, and [4]..[7]
+--   empty)  [3] number of columns  [4] ev_type  [5] ev_extra1  [6] payload
+--   format  [7] F: row_to_json() is the JSON payload  [8] catalog
+--   signature  [9] JSON kinds  [10] regexp quoting numbers in
+--   row_to_json()  [11] time of the last catalog read  [12] LIKE pattern
+--   of row_to_json()  [13] primary key index, or X if the replica identity
+--   is not the key  [14] table name and trigger arguments
 -- and i_key || '_all' holds the whole description from _trg_prepare.
 -- i_hot is the first as read by the caller; returns its new value.
+-- The check of each statement (see _trg_cache), on i_hot as it is: true
+-- when the description still holds.  SQL, so that it is inlined.
+create or replace function pgq._trg_fresh(i_hot text, i_light text, i_row text, i_relid oid)
+returns bool language sql stable as $$
+select split_part(i_hot, chr(1), 14) = i_light
+   and date_part('epoch', statement_timestamp()) - coalesce(nullif(split_part(i_hot, chr(1), 11), ''), '0')::float8 < 1
+   and i_row like split_part(i_hot, chr(1), 12)
+   and split_part(i_hot, chr(1), 13) in ('X', coalesce(pg_get_replica_identity_index(i_relid)::oid::text, ''))
+$$;
+
 create or replace function pgq._trg_cache(i_kind text, i_relid oid, i_schema text, i_table text,
-        i_args text[], i_key text, i_hot text, i_force bool)
+        i_args text[], i_key text, i_hot text, i_force bool, i_row text)
 returns text language plpgsql as $$
 declare
+    v_now float8 := date_part('epoch', statement_timestamp());
+    v_light text;
     v_sig text;
+    v_ident text;
     c text[];
     v_hot text[];
+    v_hot1 text;
 begin
     if coalesce(cardinality(i_args), 0) < 1 then
         raise exception 'pgq trigger must have destination queue as argument';
     end if;
-    -- columns with types and collations, and the primary key
+    v_light := i_schema || '|' || i_table || '|' || i_args::text;
+    -- the check of each statement, on the string as it is
+    if not i_force and pgq._trg_fresh(i_hot, v_light, i_row, i_relid) then
+        -- assignments, unlike PERFORM, take the fast path for expressions
+        v_hot1 := set_config(i_key, v_now::text || substr(i_hot, strpos(i_hot, chr(1))), false);
+        return v_hot1;
+    end if;
+    v_hot := string_to_array(i_hot, chr(1));
+    -- columns with types and collations, the primary key and the
+    -- replica identity
     select array_agg(a.attname)::text || array_agg(a.atttypid::int8 * 4294967296 + a.attcollation::int8)::text
            || coalesce((select i.indkey::text from pg_catalog.pg_index i
-                         where i.indrelid = i_relid and i.indisprimary), '')
-      into v_sig
+                         where i.indrelid = i_relid and i.indisprimary), ''),
+           (select case when r.relreplident = 'd'
+                        then coalesce(pg_get_replica_identity_index(r.oid)::oid::text, '') else 'X' end
+              from pg_catalog.pg_class r where r.oid = i_relid)
+      into v_sig, v_ident
       from pg_catalog.pg_attribute a
      where a.attrelid = i_relid and a.attnum > 0 and not a.attisdropped;
-    v_sig := coalesce(v_sig, '') || '|' || i_schema || '|' || i_table || '|' || i_args::text;
-    v_hot := string_to_array(i_hot, chr(1));
-    if i_force or v_hot[8] is distinct from v_sig or cardinality(v_hot) <> 10 then
+    v_sig := coalesce(v_sig, '') || '|' || v_light;
+    if i_force or cardinality(v_hot) is distinct from 14 or v_hot[8] is distinct from v_sig then
         c := pgq._trg_prepare(i_kind, i_relid, i_schema, i_table, i_args, v_sig);
         perform set_config(i_key || '_all', c::text, false);
-        v_hot := array[null, c[4], c[3], c[11], c[5], c[14], c[23], v_sig, c[22], c[26]];
+        v_hot := array[null, c[4], c[3], c[11], c[5], c[14], c[23], v_sig, c[22], c[26],
+                       null, c[27], null, v_light];
         if strpos(array_to_string(v_hot, ''), chr(1)) > 0 then
-            -- a field with chr(1) would break the split: no fast path
-            v_hot := array[null, '', c[3], '', '', '', '', v_sig, '', ''];
+            -- a field with chr(1) would break the split: no fast path,
+            -- and a check that always fails
+            v_hot := array[null, '', c[3], '', '', '', '', v_sig, '', '', null, '', null, ''];
         end if;
     end if;
-    v_hot[1] := date_part('epoch', statement_timestamp())::text;
-    perform set_config(i_key, array_to_string(v_hot, chr(1), ''), false);
-    return array_to_string(v_hot, chr(1), '');
+    v_hot[11] := v_now::text;
+    v_hot[13] := v_ident;
+    v_hot[1] := v_now::text;
+    v_hot1 := set_config(i_key, array_to_string(v_hot, chr(1), ''), false);
+    return v_hot1;
 end;
 $$;
 
@@ -2649,7 +2695,8 @@ begin
     v_key := 'pgq.trg_' || i_relid::text || '_' || to_hex(hashtext(i_name));
     v_hot := current_setting(v_key, true);
     if split_part(v_hot, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
-        perform pgq._trg_cache(i_kind, i_relid, i_schema, i_table, i_args, v_key, v_hot, false);
+        perform pgq._trg_cache(i_kind, i_relid, i_schema, i_table, i_args, v_key, v_hot, false,
+            row_to_json(case when i_op = 'DELETE' then i_old else i_new end)::text);
     end if;
     c := current_setting(v_key || '_all')::text[];
 
@@ -2680,7 +2727,7 @@ begin
         v_n := c[3]::int4;
         v_vals := pgq._trg_vals(i_kind, v_inner, v_n);
         if cardinality(v_vals) <> v_n + 2 then
-            perform pgq._trg_cache(i_kind, i_relid, i_schema, i_table, i_args, v_key, null, true);
+            perform pgq._trg_cache(i_kind, i_relid, i_schema, i_table, i_args, v_key, null, true, null);
             c := current_setting(v_key || '_all')::text[];
             v_n := c[3]::int4;
             v_vals := pgq._trg_vals(i_kind, v_inner, v_n);
@@ -2857,8 +2904,15 @@ begin
     if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
         h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
         if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
-            h := pgq._trg_cache('l', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
-                'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false);
+            -- a new client statement: check the description
+            if pgq._trg_fresh(h, TG_TABLE_SCHEMA || '|' || TG_TABLE_NAME || '|' || TG_ARGV::text,
+                              row_to_json(NEW)::text, TG_RELID) then
+                h := set_config('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)),
+                                date_part('epoch', statement_timestamp())::text || substr(h, strpos(h, chr(1))), false);
+            else
+                h := pgq._trg_cache('l', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
+                    'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false, row_to_json(NEW)::text);
+            end if;
         end if;
         if split_part(h, chr(1), 2) = 'F' then
             -- the parentheses around the row text become the outer commas
@@ -2894,8 +2948,15 @@ begin
     if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
         h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
         if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
-            h := pgq._trg_cache('s', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
-                'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false);
+            -- a new client statement: check the description
+            if pgq._trg_fresh(h, TG_TABLE_SCHEMA || '|' || TG_TABLE_NAME || '|' || TG_ARGV::text,
+                              row_to_json(NEW)::text, TG_RELID) then
+                h := set_config('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)),
+                                date_part('epoch', statement_timestamp())::text || substr(h, strpos(h, chr(1))), false);
+            else
+                h := pgq._trg_cache('s', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
+                    'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false, row_to_json(NEW)::text);
+            end if;
         end if;
         if split_part(h, chr(1), 2) = 'F' then
             v_row := btrim(NEW::text, '()');
@@ -2927,8 +2988,15 @@ begin
     if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
         h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
         if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
-            h := pgq._trg_cache('j', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
-                'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false);
+            -- a new client statement: check the description
+            if pgq._trg_fresh(h, TG_TABLE_SCHEMA || '|' || TG_TABLE_NAME || '|' || TG_ARGV::text,
+                              row_to_json(NEW)::text, TG_RELID) then
+                h := set_config('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)),
+                                date_part('epoch', statement_timestamp())::text || substr(h, strpos(h, chr(1))), false);
+            else
+                h := pgq._trg_cache('j', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
+                    'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false, row_to_json(NEW)::text);
+            end if;
         end if;
         -- row_to_json() reflects the table as it is now, so no count check
         if split_part(h, chr(1), 2) = 'F' and split_part(h, chr(1), 7) = 'F' then

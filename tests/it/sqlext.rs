@@ -557,6 +557,103 @@ async fn triggers_match_the_c_extension() {
     same_in_both(&c_ext, &ours, &statements).await;
 }
 
+/// The payload of the newest event of queue `q`.
+async fn last_event(client: &Client) -> (String, String) {
+    let pfx: String = client
+        .query_one(
+            "select queue_data_pfx from pgq.queue where queue_name = 'q'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let row = client
+        .query_one(
+            &format!("select ev_type, ev_data from {pfx} order by ev_id desc limit 1"),
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// A session's triggers follow DDL that other sessions commit: a renamed
+/// column and a new primary key at its next statement, a column's new type
+/// (which changes how jsontriga writes it) within a second.
+#[tokio::test]
+async fn triggers_follow_ddl_committed_by_other_sessions() {
+    let cluster = TempCluster::start().unwrap();
+    install(&cluster, "t", Engine::Ours);
+    let app = cluster.connect("t").await.unwrap();
+    let admin = cluster.connect("t").await.unwrap();
+    app.batch_execute(
+        "select pgq.create_queue('q');
+         create table t (id int primary key, v int);
+         create trigger a after insert on t for each row execute procedure pgq.logutriga('q');
+         create trigger b after insert on t for each row execute procedure pgq.jsontriga('q');
+         insert into t values (1, 1);",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        last_event(&app).await.1,
+        r#"{"id":1,"v":1}"#,
+        "jsontriga writes int4 as a number"
+    );
+
+    admin
+        .batch_execute("alter table t rename column v to w")
+        .await
+        .unwrap();
+    app.batch_execute("insert into t values (2, 2)")
+        .await
+        .unwrap();
+    assert_eq!(
+        last_event(&app).await.1,
+        r#"{"id":2,"w":2}"#,
+        "renamed at once"
+    );
+
+    admin
+        .batch_execute(
+            "alter table t drop constraint t_pkey; alter table t add primary key (w, id)",
+        )
+        .await
+        .unwrap();
+    app.batch_execute("insert into t values (3, 3)")
+        .await
+        .unwrap();
+    let (ev_type, _) = last_event(&app).await;
+    assert_eq!(
+        ev_type, r#"{"op":"INSERT","table":["public","t"],"pkey":["w","id"]}"#,
+        "new key at once"
+    );
+
+    admin
+        .batch_execute("alter table t alter column w type numeric")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let mut id = 3;
+    loop {
+        id += 1;
+        app.execute("insert into t values ($1, 5)", &[&id])
+            .await
+            .unwrap();
+        let data = last_event(&app).await.1;
+        if data == format!(r#"{{"id":{id},"w":"5"}}"#) {
+            break;
+        }
+        assert_eq!(
+            data,
+            format!(r#"{{"id":{id},"w":5}}"#),
+            "before the new type is seen, the old way"
+        );
+        assert!(Instant::now() < deadline, "the new type was never seen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 // ---------------------------------------------------------------------
 // The documented flows
 // ---------------------------------------------------------------------
