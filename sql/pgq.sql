@@ -2003,8 +2003,10 @@ $$;
 --
 -- What a trigger needs to know about its table (columns, primary key,
 -- payload formats, parsed arguments) is kept for the session in two custom
--- settings per trigger and checked against the catalog once per client
--- statement (see _trg_cache).
+-- settings per trigger, checked cheaply once per client statement and
+-- against the catalog at most once a second (see _trg_cache).  The trigger
+-- functions handle an INSERT that needs nothing but its payload; options
+-- that act on each row, UPDATE and DELETE go to _trg_row().
 
 -- URL encoding of printable ASCII, except for commas, double quotes,
 -- backslashes and spaces: '%' plus two lowercase hex digits.  A replace()
@@ -2452,6 +2454,16 @@ begin
 end;
 $$;
 
+-- The check of each statement (see _trg_cache), on i_hot as it is: true
+-- when the description still holds.  SQL, so that it is inlined.
+create or replace function pgq._trg_fresh(i_hot text, i_light text, i_row text, i_relid oid)
+returns bool language sql stable as $$
+select split_part(i_hot, chr(1), 14) = i_light
+   and date_part('epoch', statement_timestamp()) - coalesce(nullif(split_part(i_hot, chr(1), 11), ''), '0')::float8 < 1
+   and i_row like split_part(i_hot, chr(1), 12)
+   and split_part(i_hot, chr(1), 13) in ('X', coalesce(pg_get_replica_identity_index(i_relid)::oid::text, ''))
+$$;
+
 -- The session's description of a row trigger, checked once per client
 -- statement (a table cannot change while a statement that writes it
 -- runs), and rebuilt when the table or the trigger changed; i_force
@@ -2476,16 +2488,6 @@ $$;
 --   is not the key  [14] table name and trigger arguments
 -- and i_key || '_all' holds the whole description from _trg_prepare.
 -- i_hot is the first as read by the caller; returns its new value.
--- The check of each statement (see _trg_cache), on i_hot as it is: true
--- when the description still holds.  SQL, so that it is inlined.
-create or replace function pgq._trg_fresh(i_hot text, i_light text, i_row text, i_relid oid)
-returns bool language sql stable as $$
-select split_part(i_hot, chr(1), 14) = i_light
-   and date_part('epoch', statement_timestamp()) - coalesce(nullif(split_part(i_hot, chr(1), 11), ''), '0')::float8 < 1
-   and i_row like split_part(i_hot, chr(1), 12)
-   and split_part(i_hot, chr(1), 13) in ('X', coalesce(pg_get_replica_identity_index(i_relid)::oid::text, ''))
-$$;
-
 create or replace function pgq._trg_cache(i_kind text, i_relid oid, i_schema text, i_table text,
         i_args text[], i_key text, i_hot text, i_force bool, i_row text)
 returns text language plpgsql as $$
