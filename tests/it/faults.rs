@@ -91,9 +91,23 @@ struct Outcome {
     daemon_trouble: Vec<String>,
     /// Log tails for a failure report.
     logs: String,
+    /// The daemons' configs and logs; deleted on drop unless kept.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Outcome {
+    /// Keeps the daemons' configs and logs on disk and says where.
+    fn keep_logs(&mut self) -> String {
+        match self.dir.take() {
+            Some(dir) => {
+                let kept = dir.keep();
+                println!("daemon configs and logs kept in {}", kept.display());
+                format!("daemon configs and logs kept in {}", kept.display())
+            }
+            None => String::new(),
+        }
+    }
+
     /// Every reason the run failed, one per line.
     fn failures(&self) -> Vec<String> {
         let mut out: Vec<String> = self
@@ -422,18 +436,7 @@ async fn run(s: &Scenario) -> Outcome {
     );
     daemon_trouble.extend(daemons.stop_all().await);
     let report = check(&history);
-    let mut logs = format!("{}{}", daemons.log_tails(40), topology.log_tails());
-    if !report.problems.is_empty()
-        || drain_error.is_some()
-        || std::env::var_os("PGQD_FAULT_KEEP_LOGS").is_some()
-    {
-        let kept = dir.keep();
-        logs.push_str(&format!(
-            "daemon configs and logs kept in {}\n",
-            kept.display()
-        ));
-        println!("daemon configs and logs kept in {}", kept.display());
-    }
+    let logs = format!("{}{}", daemons.log_tails(40), topology.log_tails());
     Outcome {
         history,
         report,
@@ -442,6 +445,7 @@ async fn run(s: &Scenario) -> Outcome {
         drain_error,
         daemon_trouble,
         logs,
+        dir: Some(dir),
     }
 }
 
@@ -624,9 +628,13 @@ async fn no_event_is_lost_duplicated_or_resurrected() {
         rotation_period: "3 seconds",
         engine_patch: None,
     };
-    let outcome = run(&scenario).await;
+    let mut outcome = run(&scenario).await;
     println!("{}", summary(&scenario, &mode, &outcome));
     let failures = outcome.failures();
+    if !failures.is_empty() || std::env::var_os("PGQD_FAULT_KEEP_LOGS").is_some() {
+        let kept = outcome.keep_logs();
+        outcome.logs.push_str(&kept);
+    }
     assert!(
         failures.is_empty(),
         "seed {seed}: the run broke PgQ's promises:\n{}\n{}",
