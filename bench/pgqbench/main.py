@@ -233,15 +233,21 @@ def run(plan, args, profile, scratch):
                 log("trigger overhead")
                 sections["triggers"] = engine.triggers(work, plan["reps"], plan["secs"], plan["trigger_rows"],
                                                        os.path.join(scratch, "triggers"), log)
-            pairs = _pairs(plan["cross"])
+            # The daemon measurements get fresh databases of their own: a
+            # queue left with millions of events by the producer runs would
+            # otherwise weigh on every tick of the database.
             if "latency" in which:
+                pairs = _daemon_databases(work, "lat", plan["cross"])
                 sections["latency"] = run_latency(work, plan, pairs, scratch)
-            if "retry" in which or "rotation" in which:
-                for _, db in engine.SIDES:
-                    retry.setup(work, db)
             if "retry" in which:
+                pairs = _daemon_databases(work, "retry", plan["cross"])
+                for db in {p[2] for p in pairs}:
+                    retry.setup_retry(work, db)
                 sections["retry"] = run_retry(work, plan, pairs, scratch)
             if "rotation" in which:
+                pairs = _daemon_databases(work, "rot", plan["cross"])
+                for db in {p[2] for p in pairs}:
+                    retry.setup_rotation(work, db)
                 sections["rotation"] = run_rotation(work, plan, pairs, scratch)
         finally:
             work.close()
@@ -262,11 +268,17 @@ def run(plan, args, profile, scratch):
     return {"meta": meta, "sections": ordered}
 
 
-# (label, daemon kind, database in the work cluster, engine)
-def _pairs(cross):
-    pairs = [("ours", "ours", "bench_ours", "ours"), ("theirs", "c", "bench_c", "c")]
+def _daemon_databases(cl, prefix, cross):
+    """Creates PREFIX_ours and PREFIX_c with each engine; returns the runs
+    as (label, daemon kind, database, engine): ours on ours, C on C, and
+    with `cross` each daemon on the other engine too."""
+    for eng in ("ours", "c"):
+        db = f"{prefix}_{eng}"
+        cl.create_database(db)
+        engine.install_engine(cl, db, eng)
+    pairs = [("ours", "ours", f"{prefix}_ours", "ours"), ("theirs", "c", f"{prefix}_c", "c")]
     if cross:
-        pairs += [("ours-on-C", "ours", "bench_c", "c"), ("C-on-ours", "c", "bench_ours", "ours")]
+        pairs += [("ours-on-C", "ours", f"{prefix}_c", "c"), ("C-on-ours", "c", f"{prefix}_ours", "ours")]
     return pairs
 
 
@@ -284,7 +296,7 @@ def run_latency(cl, plan, pairs, scratch):
                           "queue_config": config,
                           # The original engine can strand an event until the idle period.
                           "drain_wait": plan["latency_drain_wait"]})
-    for _, db in engine.SIDES:
+    for db in {p[2] for p in pairs}:
         latency.setup(cl, db, scenarios)
     runs = {}
     for sc in scenarios:
@@ -330,7 +342,8 @@ def run_latency(cl, plan, pairs, scratch):
             "rate) to the moment a consumer polling `pgq.next_batch()` every "
             f"{latency.POLL * 1000:.0f} ms gets the batch holding it. The first "
             f"{latency.WARMUP:g} s of each run are produced but not measured (steady state). The daemon serves only that "
-            "database, with default periods (ticker_period 1 s). Default queue settings are "
+            "database, a fresh one per engine holding nothing but the latency queues, with default "
+            "periods (ticker_period 1 s). Default queue settings are "
             "ticker_max_lag 3 s, ticker_max_count 500, ticker_idle_period 60 s. "
             f"{plan['latency_secs']:g} s of measured producing per run, {plural(plan['latency_reps'], 'run')} per "
             "daemon and scenario; after the producer stops, the consumer waits up to "
@@ -368,7 +381,8 @@ def run_retry(cl, plan, pairs, scratch):
         "title": "Retry drain",
         "description": (
             f"{plan['retry_events']} events put into the retry queue at once (`pgq.batch_retry(batch, 0)`), "
-            "then the daemon is started with `retry_period = 1s` on that database alone, and "
+            "then the daemon is started with `retry_period = 1s` on that database alone (a fresh one "
+            "per engine), and "
             "`pgq.retry_queue` is counted every 50 ms. The rate is the events left at the first "
             "count that shows a move, divided by the time from that count until the queue is empty, "
             "so the daemon's start-up and the phase of its retry period do not count. "
@@ -403,7 +417,8 @@ def run_rotation(cl, plan, pairs, scratch):
         "title": "Rotation under load",
         "description": (
             f"pgbench inserts one event per transaction (2 clients) for {plan['rotation_secs']:g} s into a "
-            f"queue with `queue_rotation_period = {retry.ROTATION_PERIOD} seconds` and "
+            "fresh database per engine, into a "
+            f"queue with `rotation_period = {retry.ROTATION_PERIOD} seconds` and "
             "`ticker_max_lag = 1 second`, while a consumer keeps up and the daemon runs maintenance "
             "every 2 s (`maint_period = 2`). Rotations are counted from changes of "
             "`queue_switch_step1`; lost = produced - received after the consumer caught up. "

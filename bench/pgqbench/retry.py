@@ -23,10 +23,14 @@ from .engine import pgbench
 ROTATION_PERIOD = 10
 
 
-def setup(cl, db):
-    """The retry queue `rq` (consumer `rc`) and rotation queue `rotq` (consumer `rotc`)."""
+def setup_retry(cl, db):
+    """The retry queue `rq` with consumer `rc`."""
     cl.sql(db, "select pgq.create_queue('rq')")
     cl.sql(db, "select pgq.register_consumer('rq', 'rc')")
+
+
+def setup_rotation(cl, db):
+    """The rotation queue `rotq` with consumer `rotc`."""
     cl.sql(db, "select pgq.create_queue('rotq')")
     cl.sql(db, "select pgq.set_queue_config('rotq', 'rotation_period', %s)", (f"{ROTATION_PERIOD} seconds",))
     cl.sql(db, "select pgq.set_queue_config('rotq', 'ticker_max_lag', '1 second')")

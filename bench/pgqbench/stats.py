@@ -1,4 +1,4 @@
-"""Small statistics helpers: median, min-max and percentiles."""
+"""Statistics of repetitions: median, min-max and percentiles."""
 
 import math
 
