@@ -99,7 +99,8 @@ pub(crate) struct Worker {
     /// The last reason given for not ticking, so it is logged once.
     last_reason: Option<String>,
     maint: Option<JoinHandle<()>>,
-    retry_task: Option<JoinHandle<()>>,
+    /// The running retry round; it answers whether due events remain.
+    retry_task: Option<JoinHandle<bool>>,
     stuck: StuckTracker,
     /// The monitor's read count at the last refresh; `None` before the
     /// first one.
@@ -158,10 +159,10 @@ impl Worker {
                 Exit::Reconnect => self.wait_backoff().await,
             }
         }
-        for task in [self.maint.take(), self.retry_task.take()]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(task) = self.maint.take() {
+            task.abort();
+        }
+        if let Some(task) = self.retry_task.take() {
             task.abort();
         }
         metrics::forget_database(&self.database);
@@ -365,10 +366,15 @@ impl Worker {
                 }
             }
             if now >= next_retry {
-                if let Err(exit) = self.retry(client).await {
-                    return exit;
+                match self.retry(client).await {
+                    Ok(Retry::Idle) => next_retry = Instant::now() + db.retry_period,
+                    // A backlog drains round after round, not one round per
+                    // retry_period.
+                    Ok(Retry::Draining) => {
+                        next_retry = Instant::now() + RETRY_POLL.min(db.retry_period)
+                    }
+                    Err(exit) => return exit,
                 }
-                next_retry = Instant::now() + db.retry_period;
             }
             if now >= next_maint {
                 if let Err(exit) = self.maintenance(client, info).await {
@@ -485,26 +491,36 @@ impl Worker {
     /// there are any, moves them on a maintenance connection in the
     /// background: moving inserts into the event tables, which rotation or a
     /// long transaction can hold locked, and ticking must not wait for that.
-    async fn retry(&mut self, client: &Client) -> Result<(), Exit> {
-        if self.retry_task.as_ref().is_some_and(|h| !h.is_finished()) {
-            return Ok(());
-        }
-        match engine::retry_due(client).await {
-            Ok(false) => Ok(()),
-            Ok(true) => {
-                let round = RetryRound {
-                    database: self.database.clone(),
-                    shared: self.shared.clone(),
-                    cancel: self.cancel.clone(),
-                };
-                self.retry_task = Some(tokio::spawn(round.run()));
-                Ok(())
+    async fn retry(&mut self, client: &Client) -> Result<Retry, Exit> {
+        let more = match self.retry_task.take() {
+            Some(h) if !h.is_finished() => {
+                self.retry_task = Some(h);
+                return Ok(Retry::Draining);
             }
-            Err(e) => match self.on_error("looking for due retry events", &e) {
-                Some(exit) => Err(exit),
-                None => Ok(()),
-            },
+            // Finished: awaiting it returns at once.
+            Some(h) => h.await.unwrap_or(false),
+            None => false,
+        };
+        let due = more
+            || match engine::retry_due(client).await {
+                Ok(due) => due,
+                Err(e) => {
+                    return match self.on_error("looking for due retry events", &e) {
+                        Some(exit) => Err(exit),
+                        None => Ok(Retry::Idle),
+                    };
+                }
+            };
+        if !due {
+            return Ok(Retry::Idle);
         }
+        let round = RetryRound {
+            database: self.database.clone(),
+            shared: self.shared.clone(),
+            cancel: self.cancel.clone(),
+        };
+        self.retry_task = Some(tokio::spawn(round.run()));
+        Ok(Retry::Draining)
     }
 
     /// Writes the `[[queue]]` settings of the configuration into the
@@ -672,8 +688,22 @@ async fn maint_connection(
     }
 }
 
+/// How often a worker looks at a running retry round, and starts the next
+/// one while a backlog remains.
+const RETRY_POLL: Duration = Duration::from_millis(100);
+
+/// What the retry mover is doing, which decides when the worker looks again.
+enum Retry {
+    /// Nothing was due: look again after `retry_period`.
+    Idle,
+    /// A round runs or due events remain: look again soon.
+    Draining,
+}
+
 /// Moves due retry events back into their queues on its own connection,
-/// a bounded number of `pgq.maint_retry_events()` calls per round.
+/// a bounded number of `pgq.maint_retry_events()` calls per round; the
+/// worker starts rounds back to back until none are due, so maintenance
+/// waiting for a connection slot gets its turn between them.
 struct RetryRound {
     database: String,
     shared: Arc<Shared>,
@@ -681,7 +711,8 @@ struct RetryRound {
 }
 
 impl RetryRound {
-    async fn run(self) {
+    /// Runs one round; answers whether it stopped with events still due.
+    async fn run(self) -> bool {
         let config = self.shared.config();
         let Some((_permit, client)) = maint_connection(
             &self.shared,
@@ -692,18 +723,26 @@ impl RetryRound {
         )
         .await
         else {
-            return;
+            return false;
         };
         let mut moved = 0;
+        let mut more = false;
         for _ in 0..config.retry_batch_max.max(1) {
             if self.cancel.is_cancelled() {
                 break;
             }
             match engine::retry_events(&client).await {
-                Ok(0) => break,
-                Ok(n) => moved += n,
+                Ok(0) => {
+                    more = false;
+                    break;
+                }
+                Ok(n) => {
+                    moved += n;
+                    more = true;
+                }
                 Err(e) => {
                     warn!(database = %self.database, "moving retry events: {}", engine::error_text(&e));
+                    more = false;
                     break;
                 }
             }
@@ -716,6 +755,7 @@ impl RetryRound {
                 .fetch_add(u64::try_from(moved).unwrap_or(0), Ordering::Relaxed);
             debug!(database = %self.database, moved, "retry events moved");
         }
+        more
     }
 }
 

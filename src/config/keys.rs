@@ -165,7 +165,7 @@ pub const KEYS: &[KeyInfo] = &[
     key("maint_max_repeats", K::Int, "1000", R::NextCycle, false,
         "Most times one maintenance operation is repeated when it asks to be called again."),
     key("retry_batch_max", K::Int, "100", R::NextCycle, false,
-        "Most pgq.maint_retry_events() calls in one round before yielding."),
+        "Most pgq.maint_retry_events() calls in one round; rounds follow each other until no retry event is due."),
     key("metrics_include_queues", K::List, r#"["*"]"#, R::NextCycle, false,
         "Glob patterns of queues that get per-queue metrics."),
     key("metrics_exclude_queues", K::List, "[]", R::NextCycle, false,

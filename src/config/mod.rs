@@ -395,8 +395,10 @@ pub struct Config {
     /// Bound on "call again" repeats of one maintenance operation; at least 1.
     /// Default 1000. Reload: next cycle.
     pub maint_max_repeats: u32,
-    /// Most `pgq.maint_retry_events()` calls per round before yielding; at
-    /// least 1. Default 100. Reload: next cycle.
+    /// Most `pgq.maint_retry_events()` calls per round; at least 1. Rounds
+    /// follow each other until no retry event is due, and other maintenance
+    /// may take the connection slot between them. Default 100. Reload: next
+    /// cycle.
     pub retry_batch_max: u32,
     /// Queues that get per-queue metrics. Default `["*"]`. Reload: next cycle.
     pub metrics_include_queues: Vec<Pattern>,

@@ -270,6 +270,31 @@ async fn retry_events_come_back_to_their_consumer() {
 }
 
 #[tokio::test]
+async fn a_retry_backlog_drains_without_waiting_for_retry_period() {
+    let cluster = cluster_with_queue();
+    // 45 due events: five pgq.maint_retry_events() calls of at most 10.
+    cluster
+        .psql(
+            "db",
+            "select pgq.event_retry_raw('q', 'c1', now() - interval '1 s', i, now(), 0, 't', \
+             'r' || i, null, null, null, null) from generate_series(1, 45) i",
+        )
+        .unwrap();
+    // One call per round and an hour between looks: only draining round
+    // after round empties the retry queue.
+    let mut config = config_for(&cluster, "retry_batch_max = 1");
+    config.retry_period = Duration::from_secs(3600);
+    let daemon = Running::start(config);
+    wait_value(&cluster, "db", "select count(*) from pgq.retry_queue", "0").await;
+    let mut back = consume(&cluster, "db", "q", "c1", 45).await;
+    back.sort();
+    let mut want: Vec<String> = (1..=45).map(|i| format!("r{i}")).collect();
+    want.sort();
+    assert_eq!(back, want, "each retry event came back once");
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn resumes_after_fast_and_immediate_restarts() {
     let cluster = cluster_with_queue();
     let daemon = Running::start(config_for(&cluster, "reconnect_max = \"30s\""));
