@@ -10,10 +10,14 @@
 //! second; it wakes a database at the earliest moment one of its queues can
 //! be due:
 //! - a queue with pending events is due when its max lag is reached, or
-//!   sooner when the observed event rate will fill `ticker_max_count` first;
+//!   sooner when the event rate will fill `ticker_max_count` first: the rate
+//!   seen since the last tick or, if faster, the rate of the interval before
+//!   it (right after a tick nothing is pending yet to go by);
 //! - a queue whose last tick interval carried events is expected to carry
-//!   more, so it is looked at again when its max lag comes round; this is
-//!   what gives a steady stream one tick per `ticker_max_lag`;
+//!   more, so it is looked at again when its max lag comes round or when the
+//!   last interval's rate will have filled `ticker_max_count`; this is what
+//!   gives a steady stream one tick per `ticker_max_lag` or per
+//!   `ticker_max_count` events, whichever comes first;
 //! - an idle queue is due at its next idle tick;
 //! - an idle queue can become due at any moment by a producer's commit, so it
 //!   is looked at again within `ticker_max_lag + ticker_period`: an event
@@ -60,7 +64,8 @@ pub fn queue_next_due(queue: &QueueTickState, ticker_period: Duration) -> Durati
         }
         let by_lag = queue.max_lag.saturating_sub(since);
         let by_count = time_to_fill(queue, since).unwrap_or(by_lag);
-        return by_lag.min(by_count);
+        let by_prev_rate = time_to_fill_at_prev_rate(queue).unwrap_or(by_lag);
+        return by_lag.min(by_count).min(by_prev_rate);
     }
     let idle_due = match queue.prev_gap {
         None => Duration::ZERO,
@@ -70,8 +75,11 @@ pub fn queue_next_due(queue: &QueueTickState, ticker_period: Duration) -> Durati
         }
     };
     if queue.prev_events > 0 {
-        // A stream in flight: its next events are due at the max lag.
-        return idle_due.min(queue.max_lag.saturating_sub(since));
+        // A stream in flight: its next events are due at the max lag, or
+        // when they fill max_count if they keep coming as fast as before.
+        let by_lag = queue.max_lag.saturating_sub(since);
+        let by_count = time_to_fill_at_prev_rate(queue).unwrap_or(by_lag);
+        return idle_due.min(by_lag).min(by_count);
     }
     idle_due.min(watch)
 }
@@ -84,6 +92,19 @@ fn time_to_fill(queue: &QueueTickState, since: Duration) -> Option<Duration> {
     }
     let rate = queue.new_events as f64 / since.as_secs_f64();
     let missing = (queue.max_count - queue.new_events) as f64;
+    Duration::try_from_secs_f64(missing / rate).ok()
+}
+
+/// Predicts when `max_count` events will exist if they come from now on as
+/// fast as in the interval before the last tick; `None` without such an
+/// interval.
+fn time_to_fill_at_prev_rate(queue: &QueueTickState) -> Option<Duration> {
+    let gap = queue.prev_gap?;
+    if gap.is_zero() || queue.prev_events <= 0 {
+        return None;
+    }
+    let rate = queue.prev_events as f64 / gap.as_secs_f64();
+    let missing = (queue.max_count - queue.new_events.max(0)) as f64;
     Duration::try_from_secs_f64(missing / rate).ok()
 }
 
@@ -247,6 +268,25 @@ mod tests {
         // Without a stream the same queue waits for its idle tick.
         q.prev_events = 0;
         assert_eq!(queue_next_due(&q, PERIOD), s(0.1));
+    }
+
+    #[test]
+    fn a_fast_stream_is_looked_at_when_the_last_rate_fills_max_count() {
+        // 500 events in the last 0.5 s: right after the tick nothing is
+        // pending, but 500 more are expected in 0.5 s, long before the lag.
+        let mut q = queue(Some(0.0), Some(0.5), 0);
+        q.prev_events = 500;
+        let due = queue_next_due(&q, PERIOD);
+        assert!((due.as_secs_f64() - 0.5).abs() < 1e-9, "{due:?}");
+        // 100 already pending after 0.05 s: the faster of the two rates wins.
+        let mut q = queue(Some(0.05), Some(0.5), 100);
+        q.prev_events = 500;
+        let due = queue_next_due(&q, PERIOD);
+        assert!((due.as_secs_f64() - 0.2).abs() < 1e-9, "{due:?}");
+        // A slow last interval changes nothing: the max lag comes first.
+        let mut q = queue(Some(0.0), Some(3.0), 0);
+        q.prev_events = 10;
+        assert_eq!(queue_next_due(&q, PERIOD), s(3.0));
     }
 
     #[test]
