@@ -280,11 +280,10 @@ impl Daemon {
     /// the configured shutdown timeout.
     pub async fn run(mut self, shutdown: CancellationToken) {
         let mut workers: BTreeMap<String, WorkerEntry> = BTreeMap::new();
-        let mut listing: Option<Client> = None;
         let mut next_stats = Instant::now() + self.shared.config().stats_period;
         loop {
             let config = self.shared.config();
-            if let Some(wanted) = self.wanted_databases(&config, &mut listing).await {
+            if let Some(wanted) = self.wanted_databases(&config).await {
                 self.reconcile(&mut workers, &wanted, &shutdown);
             }
             self.discovered_tx.send_replace(true);
@@ -299,7 +298,6 @@ impl Daemon {
                     }
                     _ = tokio::time::sleep_until(wake.into()) => {}
                     _ = self.shared.trouble.notified() => {
-                        listing = None;
                         if !self.wait_for_server(&shutdown).await {
                             continue;
                         }
@@ -307,7 +305,6 @@ impl Daemon {
                     Ok(()) = self.reload_rx.changed() => {
                         let new = (*self.reload_rx.borrow_and_update()).clone();
                         self.apply_reload(new);
-                        listing = None;
                         break;
                     }
                 }
@@ -355,36 +352,30 @@ impl Daemon {
     }
 
     /// The databases to tick, or `None` when listing failed (keep the set).
-    async fn wanted_databases(
-        &self,
-        config: &Config,
-        listing: &mut Option<Client>,
-    ) -> Option<BTreeSet<String>> {
+    /// The listing connection lives for one query: held open, it would be
+    /// one more idle backend per cluster for a query run every
+    /// `check_period`.
+    async fn wanted_databases(&self, config: &Config) -> Option<BTreeSet<String>> {
         let names: Vec<String> = if config.database_list.is_empty() {
-            if listing.as_ref().is_none_or(Client::is_closed) {
-                match self
-                    .shared
-                    .connect(&config.initial_database, config.statement_timeout)
-                    .await
-                {
-                    Ok(c) => *listing = Some(c),
-                    Err(e) => {
-                        warn!("listing databases: {e}");
-                        return None;
-                    }
+            let client = match self
+                .shared
+                .connect(&config.initial_database, config.statement_timeout)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!("listing databases: {e}");
+                    return None;
                 }
-            }
-            let client = listing.as_ref()?;
-            match engine::list_databases(client).await {
+            };
+            match engine::list_databases(&client).await {
                 Ok(names) => names,
                 Err(e) => {
                     warn!(database = %config.initial_database, "listing databases: {}", engine::error_text(&e));
-                    *listing = None;
                     return None;
                 }
             }
         } else {
-            *listing = None;
             config.database_list.clone()
         };
         Some(

@@ -47,6 +47,9 @@ enum Exit {
     Cancelled,
     Reconnect,
     Reprobe,
+    /// Nothing to do here: close the connection and probe again after
+    /// `check_period`.
+    Idle,
 }
 
 /// Logs an error unless the same kind was logged recently, so a database
@@ -142,20 +145,30 @@ impl Worker {
     /// Runs until cancelled.
     pub(crate) async fn run(mut self) {
         metrics::set_db_state(&self.database, self.state.borrow().label());
-        let mut first = true;
+        // Only a connection lost or refused counts as a reconnect; a
+        // planned probe keeps the state it had until the probe answers.
+        let mut lost = false;
         while !self.cancel.is_cancelled() {
-            if !first {
+            if lost {
                 metrics::reconnect(&self.database);
+                self.set_state(DbState::Connecting);
             }
-            first = false;
-            self.set_state(DbState::Connecting);
+            lost = true;
             let client = match self.connect().await {
                 Some(client) => client,
                 None => continue,
             };
             match self.serve(&client).await {
                 Exit::Cancelled => break,
-                Exit::Reprobe => {}
+                Exit::Reprobe => lost = false,
+                Exit::Idle => {
+                    // Hold no connection while there is nothing to do.
+                    drop(client);
+                    if !self.pause(self.shared.config().check_period).await {
+                        break;
+                    }
+                    lost = false;
+                }
                 Exit::Reconnect => self.wait_backoff().await,
             }
         }
@@ -238,23 +251,14 @@ impl Worker {
         let config = self.shared.config();
         let info = match probe {
             Probe::NoPgq => {
-                // Hold no connection while there is nothing to do.
                 self.set_state(DbState::NoPgq);
                 self.note_reason("no pgq schema");
-                return if self.pause(config.check_period).await {
-                    Exit::Reprobe
-                } else {
-                    Exit::Cancelled
-                };
+                return Exit::Idle;
             }
             Probe::Unsupported(reason) => {
                 self.set_state(DbState::Unsupported(reason.clone()));
                 self.note_reason(&reason);
-                return if self.pause(config.check_period).await {
-                    Exit::Reprobe
-                } else {
-                    Exit::Cancelled
-                };
+                return Exit::Idle;
             }
             Probe::Ready(info) => info,
         };

@@ -391,6 +391,33 @@ async fn graceful_stop_is_prompt_and_releases_connections() {
     wait_value(&cluster, "postgres", sessions, "0").await;
 }
 
+#[tokio::test]
+async fn an_idle_daemon_holds_one_connection_per_pgq_database_only() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_pgq_extension("db").unwrap();
+    cluster.create_database("plain").unwrap();
+    let mut config = config_for(&cluster, "application_name = \"pgqd-count\"");
+    config.check_period = Duration::from_secs(5);
+    config.maint_period = Duration::from_secs(3600);
+    let daemon = Running::start(config);
+    daemon.wait_state("db", "ticking").await;
+    daemon.wait_state("plain", "no_pgq").await;
+    daemon.wait_state("postgres", "no_pgq").await;
+    // Not `postgres` (where databases are listed) nor `plain`: a listing or
+    // a probe for PgQ keeps no session open.
+    wait_value(
+        &cluster,
+        "postgres",
+        "select string_agg(datname || ':' || n, ',' order by datname) from \
+         (select datname, count(*) n from pg_stat_activity \
+          where application_name = 'pgqd-count' group by datname) s",
+        "db:1",
+    )
+    .await;
+    daemon.stop().await;
+}
+
 /// Collects log output in memory.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
