@@ -346,6 +346,14 @@ impl Worker {
         if let Err(exit) = self.apply_overrides(client).await {
             return exit;
         }
+        let statements = match engine::TickStatements::prepare(client).await {
+            Ok(s) => s,
+            Err(e) => {
+                return self
+                    .on_error("preparing the tick statements", &e)
+                    .unwrap_or(Exit::Reconnect);
+            }
+        };
         loop {
             let config = self.shared.config();
             let db = config.database_settings(&self.database);
@@ -364,13 +372,13 @@ impl Worker {
             }
             let now = Instant::now();
             if now >= next_tick {
-                match self.tick(client, info, db.ticker_period).await {
+                match self.tick(client, &statements, info, db.ticker_period).await {
                     Ok(delay) => next_tick = Instant::now() + delay,
                     Err(exit) => return exit,
                 }
             }
             if now >= next_retry {
-                match self.retry(client).await {
+                match self.retry(client, &statements).await {
                     Ok(Retry::Idle) => next_retry = Instant::now() + db.retry_period,
                     // A backlog drains round after round, not one round per
                     // retry_period.
@@ -431,13 +439,14 @@ impl Worker {
     async fn tick(
         &mut self,
         client: &Client,
+        statements: &engine::TickStatements,
         info: &EngineInfo,
         period: Duration,
     ) -> Result<Duration, Exit> {
         let start = Instant::now();
         // Pipelined: one round trip, the schedule read after the ticks.
         let (ticked, schedule) =
-            tokio::join!(engine::tick_all(client), engine::tick_schedule(client));
+            tokio::join!(statements.tick_all(client), statements.schedule(client));
         let elapsed = start.elapsed().as_secs_f64();
         let schedule = match schedule {
             Ok(s) => s,
@@ -495,7 +504,11 @@ impl Worker {
     /// there are any, moves them on a maintenance connection in the
     /// background: moving inserts into the event tables, which rotation or a
     /// long transaction can hold locked, and ticking must not wait for that.
-    async fn retry(&mut self, client: &Client) -> Result<Retry, Exit> {
+    async fn retry(
+        &mut self,
+        client: &Client,
+        statements: &engine::TickStatements,
+    ) -> Result<Retry, Exit> {
         let more = match self.retry_task.take() {
             Some(h) if !h.is_finished() => {
                 self.retry_task = Some(h);
@@ -506,7 +519,7 @@ impl Worker {
             None => false,
         };
         let due = more
-            || match engine::retry_due(client).await {
+            || match statements.retry_due(client).await {
                 Ok(due) => due,
                 Err(e) => {
                     return match self.on_error("looking for due retry events", &e) {

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use crate::policy::QueueTickState;
 
@@ -176,12 +176,19 @@ pub struct QueueSchedule {
     pub state: QueueTickState,
 }
 
-/// Reads what the scheduler needs about every queue `pgq.ticker()` ticks.
+/// The statements of the tick loop, prepared once per session: parsing
+/// and planning them again on every wake cost an idle database more than
+/// running them.
+#[derive(Debug)]
+pub struct TickStatements {
+    ticker: Statement,
+    schedule: Statement,
+    retry_due: Statement,
+}
+
+/// What the scheduler needs about every queue `pgq.ticker()` ticks.
 /// Read-only, and the same for every engine, since it reads PgQ's tables.
-pub async fn tick_schedule(client: &Client) -> Result<Vec<QueueSchedule>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            "select q.queue_name,
+const SCHEDULE_SQL: &str = "select q.queue_name,
                     q.queue_ticker_max_count::int8,
                     extract(epoch from q.queue_ticker_max_lag)::float8,
                     extract(epoch from q.queue_ticker_idle_period)::float8,
@@ -198,31 +205,67 @@ pub async fn tick_schedule(client: &Client) -> Result<Vec<QueueSchedule>, tokio_
                     select tick_time, tick_event_seq from pgq.tick
                      where tick_queue = q.queue_id and tick_id < t.tick_id
                      order by tick_queue desc, tick_id desc limit 1) p on true
-              where not q.queue_external_ticker and not q.queue_ticker_paused",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| {
-            let secs = |i: usize| -> Option<Duration> {
-                row.get::<_, Option<f64>>(i)
-                    .map(|s| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX))
-            };
-            QueueSchedule {
-                name: row.get(0),
-                state: QueueTickState {
-                    max_count: row.get(1),
-                    max_lag: secs(2).unwrap_or_default(),
-                    idle_period: secs(3).unwrap_or_default(),
-                    since_last_tick: secs(4),
-                    prev_gap: secs(5),
-                    new_events: row.get::<_, Option<i64>>(6).unwrap_or(0),
-                    prev_events: row.get::<_, Option<i64>>(7).unwrap_or(0),
-                },
-            }
+              where not q.queue_external_ticker and not q.queue_ticker_paused";
+
+/// Whether any retry event is due to go back into its queue (reads only;
+/// takes no lock an insert could wait on).
+const RETRY_DUE_SQL: &str = "select exists (select 1 from pgq.retry_queue \
+     where ev_retry_after <= pg_catalog.now())";
+
+impl TickStatements {
+    /// Prepares the statements on `client`; they live as long as its session.
+    pub async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        let (ticker, schedule, retry_due) = tokio::try_join!(
+            client.prepare("select pgq.ticker()"),
+            client.prepare(SCHEDULE_SQL),
+            client.prepare(RETRY_DUE_SQL),
+        )?;
+        Ok(TickStatements {
+            ticker,
+            schedule,
+            retry_due,
         })
-        .collect())
+    }
+
+    /// `pgq.ticker()`: ticks every due queue; returns how many were ticked.
+    pub async fn tick_all(&self, client: &Client) -> Result<i64, tokio_postgres::Error> {
+        let row = client.query_one(&self.ticker, &[]).await?;
+        Ok(row.get::<_, Option<i64>>(0).unwrap_or(0))
+    }
+
+    /// Reads what the scheduler needs about every queue `pgq.ticker()` ticks.
+    pub async fn schedule(
+        &self,
+        client: &Client,
+    ) -> Result<Vec<QueueSchedule>, tokio_postgres::Error> {
+        let rows = client.query(&self.schedule, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let secs = |i: usize| -> Option<Duration> {
+                    row.get::<_, Option<f64>>(i)
+                        .map(|s| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX))
+                };
+                QueueSchedule {
+                    name: row.get(0),
+                    state: QueueTickState {
+                        max_count: row.get(1),
+                        max_lag: secs(2).unwrap_or_default(),
+                        idle_period: secs(3).unwrap_or_default(),
+                        since_last_tick: secs(4),
+                        prev_gap: secs(5),
+                        new_events: row.get::<_, Option<i64>>(6).unwrap_or(0),
+                        prev_events: row.get::<_, Option<i64>>(7).unwrap_or(0),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// Whether any retry event is due to go back into its queue.
+    pub async fn retry_due(&self, client: &Client) -> Result<bool, tokio_postgres::Error> {
+        Ok(client.query_one(&self.retry_due, &[]).await?.get(0))
+    }
 }
 
 /// One queue's ticker settings as stored in `pgq.queue`.
@@ -280,12 +323,6 @@ pub async fn set_queue_config(
         .map(drop)
 }
 
-/// `pgq.ticker()`: ticks every due queue; returns how many were ticked.
-pub async fn tick_all(client: &Client) -> Result<i64, tokio_postgres::Error> {
-    let row = client.query_one("select pgq.ticker()", &[]).await?;
-    Ok(row.get::<_, Option<i64>>(0).unwrap_or(0))
-}
-
 /// `pgq.ticker(queue)`: ticks one queue if due; returns the new tick id.
 pub async fn tick_queue(
     client: &Client,
@@ -293,19 +330,6 @@ pub async fn tick_queue(
 ) -> Result<Option<i64>, tokio_postgres::Error> {
     let row = client.query_one("select pgq.ticker($1)", &[&queue]).await?;
     Ok(row.get(0))
-}
-
-/// Whether any retry event is due to go back into its queue (reads only;
-/// takes no lock an insert could wait on).
-pub async fn retry_due(client: &Client) -> Result<bool, tokio_postgres::Error> {
-    Ok(client
-        .query_one(
-            "select exists (select 1 from pgq.retry_queue \
-              where ev_retry_after <= pg_catalog.now())",
-            &[],
-        )
-        .await?
-        .get(0))
 }
 
 /// `pgq.maint_retry_events()`: moves due retry events back into their
