@@ -2690,7 +2690,7 @@ declare
 begin
     -- session_replication_role = local: the trigger does nothing at all
     if current_setting('session_replication_role') = 'local' then
-        if i_when = 'BEFORE' then
+        if i_when <> 'AFTER' then
             if i_op = 'DELETE' then
                 return i_old;
             end if;
@@ -2711,7 +2711,7 @@ begin
     if i_op <> 'INSERT' and c[10] = '' then
         raise exception 'Update/Delete on table without pkey';
     end if;
-    if i_when <> 'BEFORE' and strpos(c[6], 'S') > 0 then
+    if i_when = 'AFTER' and strpos(c[6], 'S') > 0 then
         raise exception 'SKIP does not work in AFTER trigger.';
     end if;
     if strpos(c[6], 'D') > 0 then
@@ -2880,7 +2880,8 @@ begin
             v_extra1, v_extra2, v_extra3, v_extra4);
     end;
 
-    if i_when = 'BEFORE' then
+    -- BEFORE and INSTEAD OF: the row goes on unless SKIP
+    if i_when <> 'AFTER' then
         if strpos(c[6], 'S') > 0 then
             return null;
         end if;
@@ -2932,7 +2933,7 @@ begin
                 -- an assignment, unlike PERFORM, takes the fast path for expressions
                 v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
                     format(split_part(h, chr(1), 6), variadic v_vals), split_part(h, chr(1), 5), null, null, null);
-                return case when TG_WHEN = 'BEFORE' then NEW end;
+                return case when TG_WHEN <> 'AFTER' then NEW end;
             end if;
         end if;
     end if;
@@ -2973,7 +2974,7 @@ begin
                 -- an assignment, unlike PERFORM, takes the fast path for expressions
                 v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
                     format(split_part(h, chr(1), 6), variadic v_vals), split_part(h, chr(1), 5), null, null, null);
-                return case when TG_WHEN = 'BEFORE' then NEW end;
+                return case when TG_WHEN <> 'AFTER' then NEW end;
             end if;
         end if;
     end if;
@@ -2984,7 +2985,9 @@ $$;
 create or replace function pgq.jsontriga()
 returns trigger language plpgsql as $$
 declare
+    k text;
     h text;
+    v_json text;
     v_vals text[];
     v_id int8;
 begin
@@ -2993,45 +2996,46 @@ begin
         return null;
     end if;
     if TG_OP = 'INSERT' and current_setting('session_replication_role') <> 'local' then
-        h := current_setting('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), true);
+        k := 'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME));
+        h := current_setting(k, true);
         if split_part(h, chr(1), 1) is distinct from date_part('epoch', statement_timestamp())::text then
-            -- a new client statement: check the description
+            -- a new client statement: check the description; the row's
+            -- JSON is kept for the payload
+            v_json := row_to_json(NEW)::text;
             if pgq._trg_fresh(h, TG_TABLE_SCHEMA || '|' || TG_TABLE_NAME || '|' || TG_ARGV::text,
-                              row_to_json(NEW)::text, TG_RELID) then
-                h := set_config('pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)),
-                                date_part('epoch', statement_timestamp())::text || substr(h, strpos(h, chr(1))), false);
+                              v_json, TG_RELID) then
+                h := set_config(k, date_part('epoch', statement_timestamp())::text || substr(h, strpos(h, chr(1))), false);
             else
-                h := pgq._trg_cache('j', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV,
-                    'pgq.trg_' || TG_RELID::text || '_' || to_hex(hashtext(TG_NAME)), h, false, row_to_json(NEW)::text);
+                h := pgq._trg_cache('j', TG_RELID, TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV, k, h, false, v_json);
             end if;
         end if;
         -- row_to_json() reflects the table as it is now, so no count check
         if split_part(h, chr(1), 2) = 'F' and split_part(h, chr(1), 7) = 'F' then
-            v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4), row_to_json(NEW)::text,
+            v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4), coalesce(v_json, row_to_json(NEW)::text),
                 split_part(h, chr(1), 5), null, null, null);
-            return case when TG_WHEN = 'BEFORE' then NEW end;
+            return case when TG_WHEN <> 'AFTER' then NEW end;
         end if;
         -- numbers other than integers are quoted; columns of kind s need
         -- their text output
         if split_part(h, chr(1), 2) = 'F' and split_part(h, chr(1), 10) <> '' then
             v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
-                regexp_replace(row_to_json(NEW)::text, split_part(h, chr(1), 10), E'\\1"\\2"', 'g'),
+                regexp_replace(coalesce(v_json, row_to_json(NEW)::text), split_part(h, chr(1), 10), E'\\1"\\2"', 'g'),
                 split_part(h, chr(1), 5), null, null, null);
-            return case when TG_WHEN = 'BEFORE' then NEW end;
+            return case when TG_WHEN <> 'AFTER' then NEW end;
         end if;
         if split_part(h, chr(1), 2) = 'F' then
             if strpos(split_part(h, chr(1), 9), 's') = 0 then
                 v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
                     pgq._trg_json(split_part(h, chr(1), 6), split_part(h, chr(1), 9), row_to_json(NEW), null),
                     split_part(h, chr(1), 5), null, null, null);
-                return case when TG_WHEN = 'BEFORE' then NEW end;
+                return case when TG_WHEN <> 'AFTER' then NEW end;
             end if;
             v_vals := pgq._trg_raw_fast(btrim(NEW::text, '()'));
             if cardinality(v_vals) = split_part(h, chr(1), 3)::int4 + 2 then
                 v_id := pgq.insert_event(TG_ARGV[0], split_part(h, chr(1), 4),
                     pgq._trg_json(split_part(h, chr(1), 6), split_part(h, chr(1), 9), row_to_json(NEW), v_vals),
                     split_part(h, chr(1), 5), null, null, null);
-                return case when TG_WHEN = 'BEFORE' then NEW end;
+                return case when TG_WHEN <> 'AFTER' then NEW end;
             end if;
         end if;
     end if;

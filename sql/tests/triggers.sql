@@ -390,6 +390,107 @@ select pg_temp.eq(pg_temp.take(), array[
     row('I', '(id,a2,c) values (''7'',''a'',''7'')', 'public.ddl2', null, null, null)]::pg_temp.ev[],
     'renamed, dropped and added columns, a new key, a renamed table, new trigger arguments');
 
+-- INSTEAD OF triggers on views: the event is queued and the row goes on,
+-- so the statement counts it and RETURNING shows it, unless SKIP; when=
+-- that is false queues nothing but still lets the row go on.  A view has
+-- no primary key: UPDATE and DELETE need pkey=.
+create function pg_temp.rows(i_sql text) returns bigint language plpgsql as $$
+declare
+    v_n bigint;
+begin
+    execute i_sql;
+    get diagnostics v_n = row_count;
+    return v_n;
+end;
+$$;
+create table vbase (id int primary key, v text, w int);
+insert into vbase values (1, 'a', 1), (2, 'b', 2);
+create view vl as select * from vbase;
+create view vs as select * from vbase;
+create view vj as select * from vbase;
+create view vk as select * from vbase;
+create view vw as select * from vbase;
+create view vn as select * from vbase;
+create trigger a instead of insert or update or delete on vl for each row execute procedure pgq.logutriga('q', 'pkey=id');
+create trigger a instead of insert or update or delete on vs for each row execute procedure pgq.sqltriga('q', 'pkey=id', 'backup');
+create trigger a instead of insert or update or delete on vj for each row execute procedure pgq.jsontriga('q', 'pkey=id', 'backup');
+create trigger a instead of insert or update or delete on vk for each row execute procedure pgq.logutriga('q', 'SKIP', 'pkey=id', 'ignore=w');
+create trigger a instead of insert or update or delete on vw for each row execute procedure pgq.sqltriga('q', 'pkey=id', 'when=w > 1', 'ev_extra3=v');
+create trigger a instead of insert or update or delete on vn for each row execute procedure pgq.logutriga('q');
+select pg_temp.eq(array[
+        pg_temp.rows('insert into vl values (10, ''x'', 1)'),
+        pg_temp.rows('insert into vs values (10, ''x'', 1)'),
+        pg_temp.rows('insert into vj values (10, ''x'', 1)'),
+        pg_temp.rows('insert into vk values (10, ''x'', 1)'),
+        pg_temp.rows('insert into vw values (10, ''x'', 1), (11, ''y'', 2)'),
+        pg_temp.rows('insert into vn values (10, ''x'', 1)')],
+    array[1, 1, 1, 0, 2, 1]::bigint[], 'views: rows inserted');
+with r as (insert into vl values (12, 'r', 3) returning v || w)
+select pg_temp.eq(array_agg(r.*::text), array['(r3)'], 'views: RETURNING of an insert') from r;
+select pg_temp.eq(pg_temp.take(), array[
+    row('I:id', 'id=10&v=x&w=1', 'public.vl', null, null, null),
+    row('I', '(id,v,w) values (''10'',''x'',''1'')', 'public.vs', null, null, null),
+    row('{"op":"INSERT","table":["public","vj"],"pkey":["id"]}', '{"id":10,"v":"x","w":1}', 'public.vj', null, null, null),
+    row('I:id', 'id=10&v=x', 'public.vk', null, null, null),
+    row('I', '(id,v,w) values (''11'',''y'',''2'')', 'public.vw', null, 'y', null),
+    row('I:', 'id=10&v=x&w=1', 'public.vn', null, null, null),
+    row('I:id', 'id=12&v=r&w=3', 'public.vl', null, null, null)]::pg_temp.ev[],
+    'views: insert events');
+select pg_temp.eq(array[
+        pg_temp.rows('update vl set v = ''z'' where id < 3'),
+        pg_temp.rows('update vs set v = ''z'' where id < 3'),
+        pg_temp.rows('update vj set v = ''z'' where id = 1'),
+        pg_temp.rows('update vk set v = ''z'' where id = 1'),
+        pg_temp.rows('update vk set w = 7 where id = 1'),
+        pg_temp.rows('update vw set v = ''z'' where id < 3'),
+        pg_temp.rows('update vs set w = w where id = 1')],
+    array[2, 2, 1, 0, 0, 2, 1]::bigint[], 'views: rows updated');
+with r as (update vs set v = 'u' where id = 2 returning v)
+select pg_temp.eq(array_agg(r.v), array['u'], 'views: RETURNING of an update') from r;
+select pg_temp.eq(pg_temp.take(), array[
+    row('U:id', 'id=1&v=z&w=1', 'public.vl', null, null, null),
+    row('U:id', 'id=2&v=z&w=2', 'public.vl', null, null, null),
+    row('U', 'v=''z'' where id=''1''', 'public.vs', 'id=1&v=a&w=1', null, null),
+    row('U', 'v=''z'' where id=''2''', 'public.vs', 'id=2&v=b&w=2', null, null),
+    row('{"op":"UPDATE","table":["public","vj"],"pkey":["id"]}', '{"id":1,"v":"z","w":1}', 'public.vj', '{"id":1,"v":"a","w":1}', null, null),
+    row('U:id', 'id=1&v=z', 'public.vk', null, null, null),
+    row('U', 'v=''z'' where id=''2''', 'public.vw', null, 'z', null),
+    row('U', 'id=''1'' where id=''1''', 'public.vs', 'id=1&v=a&w=1', null, null),
+    row('U', 'v=''u'' where id=''2''', 'public.vs', 'id=2&v=b&w=2', null, null)]::pg_temp.ev[],
+    'views: update events; only ignored columns changed: none');
+select pg_temp.expect_error('update vl set id = 7 where id = 1', 'primary key update not allowed');
+select pg_temp.expect_error('update vn set v = ''z'' where id = 1', 'Update/Delete on table without pkey');
+select pg_temp.expect_error('delete from vn where id = 1', 'Update/Delete on table without pkey');
+select pg_temp.eq(array[
+        pg_temp.rows('delete from vl where id = 1'),
+        pg_temp.rows('delete from vj where id = 1'),
+        pg_temp.rows('delete from vk where id = 1'),
+        pg_temp.rows('delete from vw where id < 3')],
+    array[1, 1, 0, 2]::bigint[], 'views: rows deleted');
+with r as (delete from vs where id = 2 returning v)
+select pg_temp.eq(array_agg(r.v), array['b'], 'views: RETURNING of a delete') from r;
+select pg_temp.eq(pg_temp.take(), array[
+    row('D:id', 'id=1&v=a&w=1', 'public.vl', null, null, null),
+    row('{"op":"DELETE","table":["public","vj"],"pkey":["id"]}', '{"id":1,"v":"a","w":1}', 'public.vj', null, null, null),
+    row('D:id', 'id=1&v=a', 'public.vk', null, null, null),
+    row('D', 'id=''2''', 'public.vw', null, 'b', null),
+    row('D', 'id=''2''', 'public.vs', null, null, null)]::pg_temp.ev[],
+    'views: delete events');
+create view vd as select * from vbase;
+create trigger a instead of insert or update or delete on vd for each row execute procedure pgq.jsontriga('q', 'deny');
+select pg_temp.expect_error('insert into vd values (20, ''d'', 1)',
+    'Table ''public.vd'' to queue ''q'': change not allowed (INSERT)');
+-- session_replication_role = local: no event, the row goes on even with SKIP
+set session_replication_role = local;
+select pg_temp.eq(array[
+        pg_temp.rows('insert into vk values (30, ''l'', 1)'),
+        pg_temp.rows('update vk set v = ''l'' where id = 1'),
+        pg_temp.rows('delete from vd where id = 1'),
+        pg_temp.rows('insert into vl values (30, ''l'', 1)')],
+    array[1, 1, 1, 1]::bigint[], 'views under session_replication_role = local: rows');
+reset session_replication_role;
+select pg_temp.eq(pg_temp.take(), '{}'::pg_temp.ev[], 'views under session_replication_role = local: no events');
+
 -- the queue's insert rules apply
 create table lim (id int primary key);
 create trigger a after insert on lim for each row execute procedure pgq.logutriga('q');

@@ -92,7 +92,9 @@ fn sql_coop() {
 /// What a statement did: its rows as text, or its error message.
 type Outcome = Result<Vec<Vec<Option<String>>>, String>;
 
-async fn outcome(client: &Client, sql: &str) -> Outcome {
+/// Runs `sql`; with `counts`, each statement's row count (what an INSERT,
+/// UPDATE or DELETE reports) follows its rows as a row of its own.
+async fn outcome(client: &Client, sql: &str, counts: bool) -> Outcome {
     match client.simple_query(sql).await {
         Ok(messages) => Ok(messages
             .into_iter()
@@ -102,6 +104,9 @@ async fn outcome(client: &Client, sql: &str) -> Outcome {
                         .map(|i| row.get(i).map(str::to_owned))
                         .collect(),
                 ),
+                SimpleQueryMessage::CommandComplete(n) if counts => {
+                    Some(vec![Some(format!("{n} rows"))])
+                }
                 _ => None,
             })
             .collect()),
@@ -124,15 +129,15 @@ async fn queue_events(client: &Client) -> Vec<Vec<Option<String>>> {
     let sql = format!(
         "select ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4 from {pfx} order by ev_id"
     );
-    outcome(client, &sql).await.unwrap()
+    outcome(client, &sql, false).await.unwrap()
 }
 
-/// Runs each statement in both databases, requires the same outcome, then
-/// the same queued events.
+/// Runs each statement in both databases, requires the same outcome (rows,
+/// row counts or error), then the same queued events.
 async fn same_in_both(c_ext: &Client, ours: &Client, statements: &[String]) {
     for sql in statements {
-        let want = outcome(c_ext, sql).await;
-        let got = outcome(ours, sql).await;
+        let want = outcome(c_ext, sql, true).await;
+        let got = outcome(ours, sql, true).await;
         assert_eq!(got, want, "statement: {sql}");
     }
     let want = queue_events(c_ext).await;
@@ -545,15 +550,60 @@ fn option_matrix_statements() -> Vec<String> {
     out
 }
 
+/// Each trigger kind as an INSTEAD OF trigger on a view, with options that
+/// change what goes back to the statement (SKIP, `when=`, `deny`) and with
+/// and without `pkey=`: the same statements, RETURNING included, so the
+/// outcome compares the rows the statement reports as well as the events.
+fn view_matrix_statements() -> Vec<String> {
+    const OPTIONS: &[&str] = &[
+        "",
+        ", 'pkey=id'",
+        ", 'pkey=id', 'backup', 'ignore=w'",
+        ", 'SKIP', 'pkey=id'",
+        ", 'pkey=id', 'when=w > 1', 'ev_extra3=v'",
+        ", 'deny'",
+    ];
+    let mut out = vec![
+        "create table vbase (id int primary key, v text, w int)".to_owned(),
+        "insert into vbase values (1, 'a', 1), (2, 'b', 2), (3, null, 3)".to_owned(),
+    ];
+    for kind in ["logutriga", "sqltriga", "jsontriga"] {
+        for (i, opts) in OPTIONS.iter().enumerate() {
+            let view = format!("vw_{kind}_{i}");
+            out.push(format!("create view {view} as select * from vbase"));
+            out.push(format!(
+                "create trigger t instead of insert or update or delete on {view} \
+                 for each row execute procedure pgq.{kind}('q'{opts})"
+            ));
+            for sql in [
+                "insert into {v} values (10, 'x', 1), (11, 'y,z', 2) returning *",
+                "update {v} set v = 'u' where id < 3 returning *",
+                "update {v} set w = w + 1 where id = 3 returning id, w",
+                "update {v} set id = 9 where id = 1",
+                "delete from {v} where id >= 2 returning *",
+                "set session_replication_role = local",
+                "insert into {v} values (20, 'l', 20) returning *",
+                "delete from {v} where id = 1 returning id",
+                "reset session_replication_role",
+            ] {
+                out.push(sql.replace("{v}", &view));
+            }
+        }
+    }
+    out
+}
+
 /// Identical statements produce identical events from our triggers and
 /// from the C triggers: every type under several output settings, every
-/// trigger kind with every option, errors and all.
+/// trigger kind with every option, INSTEAD OF triggers on views, errors and
+/// all.
 #[tokio::test]
 async fn triggers_match_the_c_extension() {
     let cluster = TempCluster::start().unwrap();
     let (c_ext, ours) = c_and_ours(&cluster).await;
     let mut statements = type_matrix_statements();
     statements.extend(option_matrix_statements());
+    statements.extend(view_matrix_statements());
     same_in_both(&c_ext, &ours, &statements).await;
 }
 
