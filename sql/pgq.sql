@@ -1131,9 +1131,11 @@ declare
     r record;
     v_n int4;
 begin
+    -- Concurrent queue DDL waits on the advisory lock; the queue row itself
+    -- is locked last (see below).
     perform pg_advisory_xact_lock(hashtext('pgq.queue_ddl'));
     select queue_id, queue_ntables, queue_data_pfx, queue_event_seq, queue_tick_seq into q
-      from pgq.queue where queue_name = x_queue_name for update;
+      from pgq.queue where queue_name = x_queue_name;
     if not found then
         raise exception 'No such event queue';
     end if;
@@ -1146,13 +1148,17 @@ begin
         raise exception 'cannot drop queue, consumers still attached';
     end if;
 
+    -- Locks are taken in the order pgq.ticker() takes them (event sequence,
+    -- tick sequence, then the queue row through the tick's foreign key), so
+    -- a drop and a running ticker never deadlock.
     for v_n in 0 .. q.queue_ntables - 1 loop
         execute 'drop table if exists ' || pgq.quote_fqname(q.queue_data_pfx || '_' || v_n::text);
     end loop;
     execute 'drop table if exists ' || pgq.quote_fqname(q.queue_data_pfx);
-    delete from pgq.tick where tick_queue = q.queue_id;
-    execute 'drop sequence if exists ' || pgq.quote_fqname(q.queue_tick_seq);
     execute 'drop sequence if exists ' || pgq.quote_fqname(q.queue_event_seq);
+    execute 'drop sequence if exists ' || pgq.quote_fqname(q.queue_tick_seq);
+    perform 1 from pgq.queue where queue_id = q.queue_id for update;
+    delete from pgq.tick where tick_queue = q.queue_id;
     -- leftovers of sub-consumers would block the queue row's removal
     delete from pgq.retry_queue where ev_queue = q.queue_id;
     delete from pgq.queue where queue_id = q.queue_id;
