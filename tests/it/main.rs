@@ -4,6 +4,7 @@
 mod admin;
 mod cli;
 mod common;
+mod compat;
 mod daemon;
 mod engine;
 mod faults;
