@@ -3101,7 +3101,8 @@ begin
                                'seq_setval', 'create_queue', 'drop_queue', 'set_queue_config',
                                'insert_event_raw', 'event_retry_raw',
                                '_insert_event_core', '_insert_event_dyn', '_check_insert',
-                               '_unticked_events', '_unticked_events_in', '_unticked_events_dyn', '_seq_last',
+                               '_unticked_events', '_unticked_events_nowait', '_unticked_events_in',
+                               '_unticked_events_dyn', '_seq_last',
                                '_queue_seqs')
                 then 'pgq_admin'
             else null

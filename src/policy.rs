@@ -22,7 +22,17 @@
 //! - an idle queue can become due at any moment by a producer's commit, so it
 //!   is looked at again within `ticker_max_lag + ticker_period`: an event
 //!   committed at any time is then ticked at most that long after its commit.
-//!   This is the latency bound the daemon guarantees.
+//!   This is the latency bound the daemon guarantees;
+//! - with this project's engine, a queue whose last tick missed events of
+//!   transactions still running at the time (the sequence counted them, the
+//!   tick's snapshot did not see them) is due once the max lag has passed;
+//!   the schedule statement asks the engine's probe for that.
+//!
+//! A wake on a database whose queues all look idle first reads the schedule
+//! alone and calls `pgq.ticker()` only when some queue is due by these
+//! rules, which for the C engine are its own and for this project's engine
+//! are its own plus the probe: an idle database costs one cheap statement
+//! per look.
 
 use std::time::Duration;
 
@@ -47,6 +57,10 @@ pub struct QueueTickState {
     pub new_events: i64,
     /// Events in the interval that ended with the newest tick.
     pub prev_events: i64,
+    /// Events that the sequence counted before the newest tick but whose
+    /// transactions committed after it: this project's engine ticks them
+    /// at the max lag like new events.
+    pub late_commits: bool,
 }
 
 /// How long until `queue` can next be due for a tick, given that the
@@ -67,6 +81,9 @@ pub fn queue_next_due(queue: &QueueTickState, ticker_period: Duration) -> Durati
         let by_prev_rate = time_to_fill_at_prev_rate(queue).unwrap_or(by_lag);
         return by_lag.min(by_count).min(by_prev_rate);
     }
+    if queue.late_commits && since >= queue.max_lag {
+        return Duration::ZERO;
+    }
     let idle_due = match queue.prev_gap {
         None => Duration::ZERO,
         Some(gap) => {
@@ -74,9 +91,12 @@ pub fn queue_next_due(queue: &QueueTickState, ticker_period: Duration) -> Durati
             (queue.max_lag / 2).max(idle_spacing).saturating_sub(since)
         }
     };
-    if queue.prev_events > 0 {
+    if queue.prev_events > 0 && since < queue.max_lag {
         // A stream in flight: its next events are due at the max lag, or
         // when they fill max_count if they keep coming as fast as before.
+        // Past the max lag with nothing new, the stream has stopped: the
+        // idle rules take over (looking at every wake would spin until the
+        // idle tick).
         let by_lag = queue.max_lag.saturating_sub(since);
         let by_count = time_to_fill_at_prev_rate(queue).unwrap_or(by_lag);
         return idle_due.min(by_lag).min(by_count);
@@ -179,6 +199,7 @@ mod tests {
             prev_gap: gap.map(s),
             new_events,
             prev_events: 0,
+            late_commits: false,
         }
     }
 
@@ -287,6 +308,24 @@ mod tests {
         let mut q = queue(Some(0.0), Some(3.0), 0);
         q.prev_events = 10;
         assert_eq!(queue_next_due(&q, PERIOD), s(3.0));
+    }
+
+    #[test]
+    fn late_commits_make_an_idle_queue_due_at_the_max_lag() {
+        let mut q = queue(Some(3.5), Some(60.0), 0);
+        q.late_commits = true;
+        assert_eq!(queue_next_due(&q, PERIOD), Duration::ZERO);
+        q.late_commits = false;
+        assert_eq!(queue_next_due(&q, PERIOD), s(4.0), "the watch");
+    }
+
+    #[test]
+    fn a_stopped_stream_falls_back_to_the_idle_rules() {
+        // The last interval had events, nothing came since, max lag passed:
+        // not due at every look, but at the idle tick or the watch.
+        let mut q = queue(Some(3.5), Some(3.0), 0);
+        q.prev_events = 50;
+        assert_eq!(queue_next_due(&q, PERIOD), s(2.5));
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub enum DbState {
     Follower,
     /// Ticking; the instant of the last successful ticker call.
     Ticking {
-        /// When the last ticker call (or the start of ticking) happened.
+        /// When the last ticker call, or the last schedule read that found
+        /// nothing due (or the start of ticking), happened.
         since: Instant,
     },
 }

@@ -108,6 +108,8 @@ pub(crate) struct Worker {
     /// The monitor's read count at the last refresh; `None` before the
     /// first one.
     refreshed_at_reads: Option<u64>,
+    /// Whether no queue had new events at the last look.
+    looked_idle: bool,
 }
 
 impl Worker {
@@ -130,6 +132,7 @@ impl Worker {
             retry_task: None,
             stuck: StuckTracker::default(),
             refreshed_at_reads: None,
+            looked_idle: false,
         }
     }
 
@@ -346,7 +349,7 @@ impl Worker {
         if let Err(exit) = self.apply_overrides(client).await {
             return exit;
         }
-        let statements = match engine::TickStatements::prepare(client).await {
+        let statements = match engine::TickStatements::prepare(client, info.kind).await {
             Ok(s) => s,
             Err(e) => {
                 return self
@@ -443,6 +446,32 @@ impl Worker {
         info: &EngineInfo,
         period: Duration,
     ) -> Result<Duration, Exit> {
+        // A database that looked idle at the last wake is mostly looked at
+        // for nothing: read the schedule alone, and tick only if it says so.
+        if statements.schedule_is_complete() && self.looked_idle {
+            match statements.schedule(client).await {
+                Ok(schedule) => {
+                    let states: Vec<_> = schedule.iter().map(|q| q.state.clone()).collect();
+                    let due = states
+                        .iter()
+                        .any(|q| policy::queue_next_due(q, period).is_zero());
+                    if !due {
+                        self.looked_idle = states.iter().all(|q| q.new_events <= 0);
+                        self.set_state(DbState::Ticking {
+                            since: Instant::now(),
+                        });
+                        return Ok(policy::next_tick_delay(&states, period));
+                    }
+                }
+                Err(e) => {
+                    metrics::tick_error(&self.database, engine::error_kind(&e));
+                    return match self.on_error("reading the tick schedule", &e) {
+                        Some(exit) => Err(exit),
+                        None => Ok(period),
+                    };
+                }
+            }
+        }
         let start = Instant::now();
         // Pipelined: one round trip, the schedule read after the ticks.
         let (ticked, schedule) =
@@ -478,6 +507,7 @@ impl Worker {
                 }
             }
         }
+        self.looked_idle = schedule.iter().all(|q| q.state.new_events <= 0);
         Ok(policy::next_tick_delay(
             &schedule.iter().map(|q| q.state.clone()).collect::<Vec<_>>(),
             period,

@@ -184,10 +184,14 @@ pub struct TickStatements {
     ticker: Statement,
     schedule: Statement,
     retry_due: Statement,
+    /// Whether the schedule tells everything `pgq.ticker()` would decide,
+    /// so that a wake with nothing due can skip the call.
+    complete: bool,
 }
 
 /// What the scheduler needs about every queue `pgq.ticker()` ticks.
 /// Read-only, and the same for every engine, since it reads PgQ's tables.
+/// `{late}` is replaced by the late-commit probe, or `false`.
 const SCHEDULE_SQL: &str = "select q.queue_name,
                     q.queue_ticker_max_count::int8,
                     extract(epoch from q.queue_ticker_max_lag)::float8,
@@ -195,10 +199,11 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
                     extract(epoch from now() - t.tick_time)::float8,
                     extract(epoch from t.tick_time - p.tick_time)::float8,
                     (pgq.seq_getval(q.queue_event_seq) - t.tick_event_seq)::int8,
-                    (t.tick_event_seq - p.tick_event_seq)::int8
+                    (t.tick_event_seq - p.tick_event_seq)::int8,
+                    {late}
                from pgq.queue q
                left join lateral (
-                    select tick_id, tick_time, tick_event_seq from pgq.tick
+                    select tick_id, tick_time, tick_event_seq, tick_snapshot from pgq.tick
                      where tick_queue = q.queue_id
                      order by tick_queue desc, tick_id desc limit 1) t on true
                left join lateral (
@@ -207,24 +212,69 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
                      order by tick_queue desc, tick_id desc limit 1) p on true
               where not q.queue_external_ticker and not q.queue_ticker_paused";
 
+/// This project's engine's probe for events the last tick missed because
+/// their transactions were still running; asked only where it can matter
+/// (nothing new by the sequence, max lag reached), as `pgq.ticker()` does.
+const LATE_COMMITS_SQL: &str = "case when pgq.seq_getval(q.queue_event_seq) = t.tick_event_seq
+                         and now() - t.tick_time >= q.queue_ticker_max_lag
+                    then pgq._unticked_events_nowait(q.queue_id, t.tick_snapshot)
+                    else false end";
+
 /// Whether any retry event is due to go back into its queue (reads only;
 /// takes no lock an insert could wait on).
 const RETRY_DUE_SQL: &str = "select exists (select 1 from pgq.retry_queue \
      where ev_retry_after <= pg_catalog.now())";
 
 impl TickStatements {
-    /// Prepares the statements on `client`; they live as long as its session.
-    pub async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
-        let (ticker, schedule, retry_due) = tokio::try_join!(
+    /// Prepares the statements on `client` for the engine `kind` (see
+    /// [`EngineInfo::kind`]); they live as long as its session.
+    pub async fn prepare(client: &Client, kind: &str) -> Result<Self, tokio_postgres::Error> {
+        let (ticker, retry_due) = tokio::try_join!(
             client.prepare("select pgq.ticker()"),
-            client.prepare(SCHEDULE_SQL),
             client.prepare(RETRY_DUE_SQL),
         )?;
+        // The C engine decides by the sequence alone, as the schedule does.
+        // Ours also probes for late commits; an install that does not let
+        // this role call the probe gets a ticker call on every wake.
+        let (schedule, complete) = match kind {
+            "extension" => (
+                client
+                    .prepare(&SCHEDULE_SQL.replace("{late}", "false"))
+                    .await?,
+                true,
+            ),
+            "pgqd-sql" => match client
+                .prepare(&SCHEDULE_SQL.replace("{late}", LATE_COMMITS_SQL))
+                .await
+            {
+                Ok(s) => (s, true),
+                Err(e) if e.code().is_some() => (
+                    client
+                        .prepare(&SCHEDULE_SQL.replace("{late}", "false"))
+                        .await?,
+                    false,
+                ),
+                Err(e) => return Err(e),
+            },
+            _ => (
+                client
+                    .prepare(&SCHEDULE_SQL.replace("{late}", "false"))
+                    .await?,
+                false,
+            ),
+        };
         Ok(TickStatements {
             ticker,
             schedule,
             retry_due,
+            complete,
         })
+    }
+
+    /// Whether a wake with no queue due by the schedule may skip the
+    /// ticker call.
+    pub fn schedule_is_complete(&self) -> bool {
+        self.complete
     }
 
     /// `pgq.ticker()`: ticks every due queue; returns how many were ticked.
@@ -256,6 +306,7 @@ impl TickStatements {
                         prev_gap: secs(5),
                         new_events: row.get::<_, Option<i64>>(6).unwrap_or(0),
                         prev_events: row.get::<_, Option<i64>>(7).unwrap_or(0),
+                        late_commits: row.get::<_, Option<bool>>(8).unwrap_or(false),
                     },
                 }
             })

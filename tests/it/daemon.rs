@@ -270,6 +270,47 @@ async fn retry_events_come_back_to_their_consumer() {
 }
 
 #[tokio::test]
+async fn an_event_committed_after_its_tick_is_ticked_within_the_latency_bound() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("db").unwrap();
+    cluster.install_engine("db").unwrap();
+    cluster
+        .psql(
+            "db",
+            "select pgq.create_queue('q');
+             select pgq.set_queue_config('q', 'ticker_max_lag', '0.3');
+             select pgq.set_queue_config('q', 'ticker_idle_period', '1 hour');
+             select pgq.register_consumer('q', 'c1');
+             update pgq.tick set tick_time = tick_time - interval '1 hour';",
+        )
+        .unwrap();
+    let first = last_tick(&cluster, "db", "q");
+    // The producer's event is counted by the sequence but still invisible
+    // when the daemon ticks.
+    let producer = cluster.connect("db").await.unwrap();
+    producer
+        .batch_execute("begin; select pgq.insert_event('q', 't', 'late')")
+        .await
+        .unwrap();
+    let daemon = Running::start(config_for(&cluster, ""));
+    let tick = wait_tick_after(&cluster, "db", "q", first).await;
+    // Well past the max lag, so the look after the tick has come and gone.
+    wait_value(
+        &cluster,
+        "db",
+        &format!("select now() - tick_time > interval '1 s' from pgq.tick where tick_id = {tick}"),
+        "t",
+    )
+    .await;
+    producer.batch_execute("commit").await.unwrap();
+    // By the sequence the queue is idle and its next idle tick is an hour
+    // away; only the engine's probe makes it due.
+    let events = consume(&cluster, "db", "q", "c1", 1).await;
+    assert_eq!(events, ["late"]);
+    daemon.stop().await;
+}
+
+#[tokio::test]
 async fn a_retry_backlog_drains_without_waiting_for_retry_period() {
     let cluster = cluster_with_queue();
     // 45 due events: five pgq.maint_retry_events() calls of at most 10.
