@@ -1,6 +1,8 @@
 //! Helpers shared by the integration test modules.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use pgqd::config::{self, Config, Format};
@@ -120,4 +122,59 @@ pub(crate) async fn wait_value(cluster: &TempCluster, db: &str, sql: &str, want:
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The system python, where Debian's `python3-pgq` and psycopg2 live.
+pub(crate) const PYTHON: &str = "/usr/bin/python3";
+
+/// Runs a python consumer until it has nothing to do (`loop_delay = 0`) or
+/// fails; returns whether it succeeded, and its stderr and log.
+pub(crate) async fn run_python_status(
+    dir: &Path,
+    script: &str,
+    ini: &str,
+    extra: &[&str],
+) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(PYTHON);
+    cmd.arg(dir.join(script))
+        .arg(dir.join(ini))
+        .args(extra)
+        .current_dir(dir)
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(PATIENCE, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} {ini} timed out"))
+        .unwrap_or_else(|e| panic!("running {PYTHON} {script}: {e}"));
+    let log = std::fs::read_to_string(dir.join(format!("{ini}.log"))).unwrap_or_default();
+    (
+        out.status.success(),
+        format!(
+            "{}\n{}\n{log}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs a python consumer that must succeed.
+pub(crate) async fn run_python(dir: &Path, script: &str, ini: &str, extra: &[&str]) {
+    let (ok, output) = run_python_status(dir, script, ini, extra).await;
+    assert!(ok, "{script} {ini} {extra:?}: {output}");
+}
+
+/// Writes a Skytools ini file `name` with section `section`, the given
+/// lines, and settings that make the consumer run once and log to
+/// `{name}.log`.
+pub(crate) fn write_ini(dir: &Path, name: &str, section: &str, lines: &[String]) {
+    let mut text = format!("[{section}]\njob_name = {name}\n");
+    for line in lines {
+        writeln!(text, "{line}").unwrap();
+    }
+    writeln!(
+        text,
+        "loop_delay = 0\nexception_sleep = 0.1\nlogfile = {dir}/{name}.log\npidfile = {dir}/{name}.pid",
+        dir = dir.display()
+    )
+    .unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
 }

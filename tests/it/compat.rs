@@ -3,16 +3,14 @@
 //! `pgq.Consumer` (Debian `python3-pgq`) reads it, retrying some events.
 //! Nothing in these tests ticks, rotates or drains retries but the daemon.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use pgqd::tempcluster::TempCluster;
 use tokio_postgres::Client;
 
-use crate::common::{PATIENCE, Running, config_for};
+use crate::common::{PATIENCE, Running, config_for, run_python, write_ini};
 
-const PYTHON: &str = "/usr/bin/python3";
 const C_PGQD: &str = "/usr/bin/pgqd";
 
 /// A consumer that records every event it sees with its retry count, and
@@ -35,40 +33,25 @@ if __name__ == '__main__':
     Retrier('retrier', 'db', sys.argv[1:]).start()
 "#;
 
-/// Runs the consumer once: it processes the batches ready now
-/// (`loop_delay = 0`) and exits. Panics with its output when it fails.
-async fn run_consumer(dir: &Path, extra: &[&str]) {
-    let mut cmd = tokio::process::Command::new(PYTHON);
-    cmd.arg(dir.join("retrier.py"))
-        .arg(dir.join("retrier.ini"))
-        .args(extra)
-        .current_dir(dir)
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(PATIENCE, cmd.output())
-        .await
-        .expect("the python consumer finishes in time")
-        .unwrap_or_else(|e| panic!("running {PYTHON} retrier.py: {e}"));
-    let log = std::fs::read_to_string(dir.join("retrier.log")).unwrap_or_default();
-    assert!(
-        out.status.success(),
-        "python consumer {extra:?}: {}\n{}\n{log}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+/// Writes the consumer's script and its ini file, `retrier.ini`.
+fn write_consumer(dir: &Path, cluster: &TempCluster) {
+    std::fs::write(dir.join("retrier.py"), CONSUMER_SCRIPT).unwrap();
+    write_ini(
+        dir,
+        "retrier.ini",
+        "retrier",
+        &[
+            format!("db = {}", cluster.conninfo("t")),
+            "queue_name = q".to_owned(),
+            "consumer_name = retrier".to_owned(),
+        ],
     );
 }
 
-fn write_consumer(dir: &Path, cluster: &TempCluster) {
-    std::fs::write(dir.join("retrier.py"), CONSUMER_SCRIPT).unwrap();
-    let mut ini = String::from("[retrier]\njob_name = retrier\n");
-    writeln!(
-        ini,
-        "db = {}\nqueue_name = q\nconsumer_name = retrier\nloop_delay = 0\n\
-         exception_sleep = 0.1\nlogfile = {dir}/retrier.log\npidfile = {dir}/retrier.pid",
-        cluster.conninfo("t"),
-        dir = dir.display()
-    )
-    .unwrap();
-    std::fs::write(dir.join("retrier.ini"), ini).unwrap();
+/// Runs the consumer once: it processes the batches ready now
+/// (`loop_delay = 0`) and exits. Panics with its output when it fails.
+async fn run_consumer(dir: &Path, extra: &[&str]) {
+    run_python(dir, "retrier.py", "retrier.ini", extra).await;
 }
 
 /// A database `t` with our engine and queue `q`, whose policy lets a daemon

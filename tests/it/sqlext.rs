@@ -4,12 +4,13 @@
 //! running against our schemas.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pgqd::tempcluster::TempCluster;
 use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::common::{run_python, run_python_status, write_ini};
 
 /// Upper bound for anything a test waits for; generous, since CI is noisy.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -1079,8 +1080,6 @@ async fn queue_only_table_and_ignored_password_reach_a_consumer() {
 // Skytools python consumers
 // ---------------------------------------------------------------------
 
-const PYTHON: &str = "/usr/bin/python3";
-
 /// A CoopConsumer that records each event it sees with its sub-consumer.
 const COOP_SCRIPT: &str = r#"
 import sys, pgq
@@ -1117,50 +1116,6 @@ class Remote(pgq.RemoteConsumer):
 if __name__ == '__main__':
     Remote('remote', 'src_db', 'dst_db', sys.argv[1:]).start()
 "#;
-
-/// Runs a python consumer until it has nothing to do (`loop_delay = 0`) or
-/// fails; returns whether it succeeded, and its stderr and log.
-async fn run_python_status(dir: &Path, script: &str, ini: &str, extra: &[&str]) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(PYTHON);
-    cmd.arg(dir.join(script))
-        .arg(dir.join(ini))
-        .args(extra)
-        .current_dir(dir)
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(PATIENCE, cmd.output())
-        .await
-        .unwrap_or_else(|_| panic!("{script} {ini} timed out"))
-        .unwrap_or_else(|e| panic!("running {PYTHON} {script}: {e}"));
-    let log = std::fs::read_to_string(dir.join(format!("{ini}.log"))).unwrap_or_default();
-    (
-        out.status.success(),
-        format!(
-            "{}\n{}\n{log}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-/// Runs a python consumer that must succeed.
-async fn run_python(dir: &Path, script: &str, ini: &str, extra: &[&str]) {
-    let (ok, output) = run_python_status(dir, script, ini, extra).await;
-    assert!(ok, "{script} {ini} {extra:?}: {output}");
-}
-
-fn write_ini(dir: &Path, name: &str, section: &str, lines: &[String]) {
-    let mut text = format!("[{section}]\njob_name = {name}\n");
-    for line in lines {
-        writeln!(text, "{line}").unwrap();
-    }
-    writeln!(
-        text,
-        "loop_delay = 0\nexception_sleep = 0.1\nlogfile = {dir}/{name}.log\npidfile = {dir}/{name}.pid",
-        dir = dir.display()
-    )
-    .unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
-}
 
 /// The Skytools python framework's CoopConsumer (three sub-consumers) and
 /// RemoteConsumer (with pgq_ext batch tracking, dying once between the
