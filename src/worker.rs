@@ -15,7 +15,7 @@
 //! after a jittered backoff, or at once when the supervisor sees the server
 //! come back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -110,6 +110,9 @@ pub(crate) struct Worker {
     refreshed_at_reads: Option<u64>,
     /// Whether no queue had new events at the last look.
     looked_idle: bool,
+    /// Ticks (`queue_id:tick_id`) whose late-commit probe has answered for
+    /// good; the schedule no longer asks it for them.
+    settled: HashSet<String>,
 }
 
 impl Worker {
@@ -133,6 +136,7 @@ impl Worker {
             stuck: StuckTracker::default(),
             refreshed_at_reads: None,
             looked_idle: false,
+            settled: HashSet::new(),
         }
     }
 
@@ -449,8 +453,10 @@ impl Worker {
         // A database that looked idle at the last wake is mostly looked at
         // for nothing: read the schedule alone, and tick only if it says so.
         if statements.schedule_is_complete() && self.looked_idle {
-            match statements.schedule(client).await {
+            let settled: Vec<String> = self.settled.iter().cloned().collect();
+            match statements.schedule(client, &settled).await {
                 Ok(schedule) => {
+                    self.note_settled(&schedule);
                     let states: Vec<_> = schedule.iter().map(|q| q.state.clone()).collect();
                     let due = states
                         .iter()
@@ -474,8 +480,11 @@ impl Worker {
         }
         let start = Instant::now();
         // Pipelined: one round trip, the schedule read after the ticks.
-        let (ticked, schedule) =
-            tokio::join!(statements.tick_all(client), statements.schedule(client));
+        let settled: Vec<String> = self.settled.iter().cloned().collect();
+        let (ticked, schedule) = tokio::join!(
+            statements.tick_all(client),
+            statements.schedule(client, &settled)
+        );
         let elapsed = start.elapsed().as_secs_f64();
         let schedule = match schedule {
             Ok(s) => s,
@@ -507,11 +516,33 @@ impl Worker {
                 }
             }
         }
+        self.note_settled(&schedule);
         self.looked_idle = schedule.iter().all(|q| q.state.new_events <= 0);
         Ok(policy::next_tick_delay(
             &schedule.iter().map(|q| q.state.clone()).collect::<Vec<_>>(),
             period,
         ))
+    }
+
+    /// Remembers the ticks whose late-commit probe said no after every
+    /// transaction older than the tick had ended: no event of a transaction
+    /// running at the tick can appear any more. (A producer that drew its
+    /// event id before the tick but got its transaction id after the tick's
+    /// own is the exception; its event waits for the next tick, as with the
+    /// C engine.) Forgets ticks that are no longer the newest.
+    fn note_settled(&mut self, schedule: &[engine::QueueSchedule]) {
+        let current: HashSet<&str> = schedule
+            .iter()
+            .filter_map(|q| q.tick_key.as_deref())
+            .collect();
+        self.settled.retain(|k| current.contains(k.as_str()));
+        for q in schedule {
+            if q.late_probe == Some(false) && q.old_done {
+                if let Some(key) = &q.tick_key {
+                    self.settled.insert(key.clone());
+                }
+            }
+        }
     }
 
     async fn tick_each(

@@ -174,6 +174,13 @@ pub struct QueueSchedule {
     pub name: String,
     /// The state the scheduling rules need.
     pub state: QueueTickState,
+    /// `queue_id:tick_id` of the newest tick; `None` before the first.
+    pub tick_key: Option<String>,
+    /// The late-commit probe's answer; `None` when it was not asked.
+    pub late_probe: Option<bool>,
+    /// Whether every transaction that got its id before the newest tick's
+    /// own has ended: a negative probe from now on stays negative.
+    pub old_done: bool,
 }
 
 /// The statements of the tick loop, prepared once per session: parsing
@@ -191,7 +198,8 @@ pub struct TickStatements {
 
 /// What the scheduler needs about every queue `pgq.ticker()` ticks.
 /// Read-only, and the same for every engine, since it reads PgQ's tables.
-/// `{late}` is replaced by the late-commit probe, or `false`.
+/// `{late}` is replaced by the late-commit probe, or by a null that still
+/// types the parameter (the settled ticks, see [`TickStatements::schedule`]).
 const SCHEDULE_SQL: &str = "select q.queue_name,
                     q.queue_ticker_max_count::int8,
                     extract(epoch from q.queue_ticker_max_lag)::float8,
@@ -200,10 +208,12 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
                     extract(epoch from t.tick_time - p.tick_time)::float8,
                     (pgq.seq_getval(q.queue_event_seq) - t.tick_event_seq)::int8,
                     (t.tick_event_seq - p.tick_event_seq)::int8,
-                    {late}
+                    {late},
+                    q.queue_id::text || ':' || t.tick_id::text,
+                    coalesce(txid_snapshot_xmin(txid_current_snapshot()) > {tick_txid}, false)
                from pgq.queue q
                left join lateral (
-                    select tick_id, tick_time, tick_event_seq, tick_snapshot from pgq.tick
+                    select tick_id, tick_time, tick_event_seq, tick_snapshot, xmin as tick_xmin from pgq.tick
                      where tick_queue = q.queue_id
                      order by tick_queue desc, tick_id desc limit 1) t on true
                left join lateral (
@@ -215,15 +225,34 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
 /// This project's engine's probe for events the last tick missed because
 /// their transactions were still running; asked only where it can matter
 /// (nothing new by the sequence, max lag reached), as `pgq.ticker()` does.
+/// Ticks whose probe is settled (`$1`, `queue_id:tick_id`) are not asked
+/// again: they cost an idle database most of its server time.
 const LATE_COMMITS_SQL: &str = "case when pgq.seq_getval(q.queue_event_seq) = t.tick_event_seq
                          and now() - t.tick_time >= q.queue_ticker_max_lag
-                    then pgq._unticked_events_nowait(q.queue_id, t.tick_snapshot)
-                    else false end";
+                         and not (q.queue_id::text || ':' || t.tick_id::text = any ($1::text[]))
+                    then pgq._unticked_events_nowait(q.queue_id, t.tick_snapshot) end";
+
+/// No probe: always null, with the parameter typed all the same.
+const NO_PROBE_SQL: &str = "case when cardinality($1::text[]) < 0 then true end";
+
+/// The 64-bit id of the transaction that wrote the newest tick, from the
+/// row's 32-bit `xmin` and the current epoch. A tick older than 2^32
+/// transactions comes out too new, which only keeps the probe asked.
+const TICK_TXID_SQL: &str = "(txid_snapshot_xmax(txid_current_snapshot())
+                     - ((txid_snapshot_xmax(txid_current_snapshot()) % 4294967296
+                         - t.tick_xmin::text::int8 + 4294967296) % 4294967296))";
 
 /// Whether any retry event is due to go back into its queue (reads only;
 /// takes no lock an insert could wait on).
 const RETRY_DUE_SQL: &str = "select exists (select 1 from pgq.retry_queue \
      where ev_retry_after <= pg_catalog.now())";
+
+/// The schedule statement with the given probe.
+fn schedule_sql(probe: &str) -> String {
+    SCHEDULE_SQL
+        .replace("{late}", probe)
+        .replace("{tick_txid}", TICK_TXID_SQL)
+}
 
 impl TickStatements {
     /// Prepares the statements on `client` for the engine `kind` (see
@@ -237,31 +266,15 @@ impl TickStatements {
         // Ours also probes for late commits; an install that does not let
         // this role call the probe gets a ticker call on every wake.
         let (schedule, complete) = match kind {
-            "extension" => (
-                client
-                    .prepare(&SCHEDULE_SQL.replace("{late}", "false"))
-                    .await?,
-                true,
-            ),
-            "pgqd-sql" => match client
-                .prepare(&SCHEDULE_SQL.replace("{late}", LATE_COMMITS_SQL))
-                .await
-            {
+            "extension" => (client.prepare(&schedule_sql(NO_PROBE_SQL)).await?, true),
+            "pgqd-sql" => match client.prepare(&schedule_sql(LATE_COMMITS_SQL)).await {
                 Ok(s) => (s, true),
-                Err(e) if e.code().is_some() => (
-                    client
-                        .prepare(&SCHEDULE_SQL.replace("{late}", "false"))
-                        .await?,
-                    false,
-                ),
+                Err(e) if e.code().is_some() => {
+                    (client.prepare(&schedule_sql(NO_PROBE_SQL)).await?, false)
+                }
                 Err(e) => return Err(e),
             },
-            _ => (
-                client
-                    .prepare(&SCHEDULE_SQL.replace("{late}", "false"))
-                    .await?,
-                false,
-            ),
+            _ => (client.prepare(&schedule_sql(NO_PROBE_SQL)).await?, false),
         };
         Ok(TickStatements {
             ticker,
@@ -284,11 +297,15 @@ impl TickStatements {
     }
 
     /// Reads what the scheduler needs about every queue `pgq.ticker()` ticks.
+    /// `settled` lists ticks (`queue_id:tick_id`) whose late-commit probe
+    /// answered no after every older transaction had ended; they are not
+    /// probed again.
     pub async fn schedule(
         &self,
         client: &Client,
+        settled: &[String],
     ) -> Result<Vec<QueueSchedule>, tokio_postgres::Error> {
-        let rows = client.query(&self.schedule, &[]).await?;
+        let rows = client.query(&self.schedule, &[&settled]).await?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -308,6 +325,9 @@ impl TickStatements {
                         prev_events: row.get::<_, Option<i64>>(7).unwrap_or(0),
                         late_commits: row.get::<_, Option<bool>>(8).unwrap_or(false),
                     },
+                    tick_key: row.get(9),
+                    late_probe: row.get(8),
+                    old_done: row.get(10),
                 }
             })
             .collect())
