@@ -112,7 +112,7 @@ pub(crate) struct Worker {
     looked_idle: bool,
     /// Ticks (`queue_id:tick_id`) whose late-commit probe has answered for
     /// good; the schedule no longer asks it for them.
-    settled: HashSet<String>,
+    settled: Vec<String>,
 }
 
 impl Worker {
@@ -136,7 +136,7 @@ impl Worker {
             stuck: StuckTracker::default(),
             refreshed_at_reads: None,
             looked_idle: false,
-            settled: HashSet::new(),
+            settled: Vec::new(),
         }
     }
 
@@ -453,48 +453,30 @@ impl Worker {
         // A database that looked idle at the last wake is mostly looked at
         // for nothing: read the schedule alone, and tick only if it says so.
         if statements.schedule_is_complete() && self.looked_idle {
-            let settled: Vec<String> = self.settled.iter().cloned().collect();
-            match statements.schedule(client, &settled).await {
-                Ok(schedule) => {
-                    self.note_settled(&schedule);
-                    let states: Vec<_> = schedule.iter().map(|q| q.state.clone()).collect();
-                    let due = states
-                        .iter()
-                        .any(|q| policy::queue_next_due(q, period).is_zero());
-                    if !due {
-                        self.looked_idle = states.iter().all(|q| q.new_events <= 0);
-                        self.set_state(DbState::Ticking {
-                            since: Instant::now(),
-                        });
-                        return Ok(policy::next_tick_delay(&states, period));
-                    }
-                }
-                Err(e) => {
-                    metrics::tick_error(&self.database, engine::error_kind(&e));
-                    return match self.on_error("reading the tick schedule", &e) {
-                        Some(exit) => Err(exit),
-                        None => Ok(period),
-                    };
-                }
+            let schedule = match statements.schedule(client, &self.settled).await {
+                Ok(s) => s,
+                Err(e) => return self.schedule_failed(&e, period),
+            };
+            let due = schedule
+                .iter()
+                .any(|q| policy::queue_next_due(&q.state, period).is_zero());
+            if !due {
+                self.set_state(DbState::Ticking {
+                    since: Instant::now(),
+                });
+                return Ok(self.plan_next(&schedule, period));
             }
         }
         let start = Instant::now();
         // Pipelined: one round trip, the schedule read after the ticks.
-        let settled: Vec<String> = self.settled.iter().cloned().collect();
         let (ticked, schedule) = tokio::join!(
             statements.tick_all(client),
-            statements.schedule(client, &settled)
+            statements.schedule(client, &self.settled)
         );
         let elapsed = start.elapsed().as_secs_f64();
         let schedule = match schedule {
             Ok(s) => s,
-            Err(e) => {
-                metrics::tick_error(&self.database, engine::error_kind(&e));
-                return match self.on_error("reading the tick schedule", &e) {
-                    Some(exit) => Err(exit),
-                    None => Ok(period),
-                };
-            }
+            Err(e) => return self.schedule_failed(&e, period),
         };
         match ticked {
             Ok(n) => {
@@ -516,12 +498,30 @@ impl Worker {
                 }
             }
         }
-        self.note_settled(&schedule);
+        Ok(self.plan_next(&schedule, period))
+    }
+
+    /// A failed schedule read: counted, logged, and retried after `period`
+    /// unless the connection or the schema is gone.
+    fn schedule_failed(
+        &mut self,
+        e: &tokio_postgres::Error,
+        period: Duration,
+    ) -> Result<Duration, Exit> {
+        metrics::tick_error(&self.database, engine::error_kind(e));
+        match self.on_error("reading the tick schedule", e) {
+            Some(exit) => Err(exit),
+            None => Ok(period),
+        }
+    }
+
+    /// Takes in a fresh schedule: remembers settled ticks and whether the
+    /// database looked idle; returns how long to sleep.
+    fn plan_next(&mut self, schedule: &[engine::QueueSchedule], period: Duration) -> Duration {
+        self.note_settled(schedule);
         self.looked_idle = schedule.iter().all(|q| q.state.new_events <= 0);
-        Ok(policy::next_tick_delay(
-            &schedule.iter().map(|q| q.state.clone()).collect::<Vec<_>>(),
-            period,
-        ))
+        let states: Vec<_> = schedule.iter().map(|q| q.state.clone()).collect();
+        policy::next_tick_delay(&states, period)
     }
 
     /// Remembers the ticks whose late-commit probe said no after every
@@ -539,7 +539,9 @@ impl Worker {
         for q in schedule {
             if q.late_probe == Some(false) && q.old_done {
                 if let Some(key) = &q.tick_key {
-                    self.settled.insert(key.clone());
+                    if !self.settled.contains(key) {
+                        self.settled.push(key.clone());
+                    }
                 }
             }
         }

@@ -242,6 +242,10 @@ const TICK_TXID_SQL: &str = "(txid_snapshot_xmax(txid_current_snapshot())
                      - ((txid_snapshot_xmax(txid_current_snapshot()) % 4294967296
                          - t.tick_xmin::text::int8 + 4294967296) % 4294967296))";
 
+/// Whether this role may call the engine's late-commit probe.
+const CAN_PROBE_SQL: &str = "select coalesce(has_function_privilege(
+        to_regprocedure('pgq._unticked_events_nowait(integer,txid_snapshot)'), 'execute'), false)";
+
 /// Whether any retry event is due to go back into its queue (reads only;
 /// takes no lock an insert could wait on).
 const RETRY_DUE_SQL: &str = "select exists (select 1 from pgq.retry_queue \
@@ -263,19 +267,22 @@ impl TickStatements {
             client.prepare(RETRY_DUE_SQL),
         )?;
         // The C engine decides by the sequence alone, as the schedule does.
-        // Ours also probes for late commits; an install that does not let
-        // this role call the probe gets a ticker call on every wake.
-        let (schedule, complete) = match kind {
-            "extension" => (client.prepare(&schedule_sql(NO_PROBE_SQL)).await?, true),
-            "pgqd-sql" => match client.prepare(&schedule_sql(LATE_COMMITS_SQL)).await {
-                Ok(s) => (s, true),
-                Err(e) if e.code().is_some() => {
-                    (client.prepare(&schedule_sql(NO_PROBE_SQL)).await?, false)
-                }
-                Err(e) => return Err(e),
-            },
-            _ => (client.prepare(&schedule_sql(NO_PROBE_SQL)).await?, false),
-        };
+        // Ours also probes for late commits; a role that may not call the
+        // probe (privileges are checked at run time, not when preparing)
+        // gets a ticker call on every wake instead.
+        let probe = kind == "pgqd-sql"
+            && client
+                .query_one(CAN_PROBE_SQL, &[])
+                .await?
+                .get::<_, bool>(0);
+        let schedule = client
+            .prepare(&schedule_sql(if probe {
+                LATE_COMMITS_SQL
+            } else {
+                NO_PROBE_SQL
+            }))
+            .await?;
+        let complete = probe || kind == "extension";
         Ok(TickStatements {
             ticker,
             schedule,
