@@ -178,3 +178,12 @@ pub(crate) fn write_ini(dir: &Path, name: &str, section: &str, lines: &[String])
     .unwrap();
     std::fs::write(dir.join(name), text).unwrap();
 }
+
+/// Forces a tick of queue `q` now (force_tick, then the ticker).
+pub(crate) async fn tick(client: &Client) {
+    client
+        .batch_execute("select pgq.force_tick('q')")
+        .await
+        .unwrap();
+    client.batch_execute("select pgq.ticker()").await.unwrap();
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use pgqd::tempcluster::TempCluster;
 use tokio_postgres::Client;
 
-use crate::common::read_batches;
+use crate::common::{read_batches, tick};
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -233,15 +233,6 @@ async fn rotation_waits_for_a_lagging_consumer_and_skips_a_locked_table() {
     // Events written after the rotation still reach the consumer, once.
     insert_and_tick(&admin, "after").await;
     assert_eq!(read_all(&admin, "c").await, ["after"]);
-}
-
-/// Forces a tick of queue `q` now.
-async fn tick(client: &Client) {
-    client
-        .batch_execute("select pgq.force_tick('q')")
-        .await
-        .unwrap();
-    client.batch_execute("select pgq.ticker()").await.unwrap();
 }
 
 async fn cur_table(client: &Client) -> i64 {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pgqd::tempcluster::TempCluster;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::common::{run_python, run_python_status, write_ini};
+use crate::common::{run_python, run_python_status, tick, write_ini};
 
 /// Upper bound for anything a test waits for; generous, since CI is noisy.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -708,14 +708,6 @@ async fn triggers_follow_ddl_committed_by_other_sessions() {
 // ---------------------------------------------------------------------
 // The documented flows
 // ---------------------------------------------------------------------
-
-async fn tick(client: &Client) {
-    client
-        .batch_execute("select pgq.force_tick('q')")
-        .await
-        .unwrap();
-    client.batch_execute("select pgq.ticker()").await.unwrap();
-}
 
 /// A source with our engine and a logutriga table, a target with pgq_ext.
 async fn source_and_target(cluster: &TempCluster) -> (Client, Client) {
