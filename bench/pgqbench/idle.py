@@ -2,7 +2,8 @@
 
 One cluster per engine (our `sql/pgq.sql`, Debian's C extension). Each
 cluster grows through the scales (50, then 200, then 1000 databases), each
-database a copy of a template holding the engine and 10 queues. Per window:
+database a copy of a template holding the engine and 10 queues that have
+been idle for a while (see `IdleCluster`). Per window:
 
 - the daemon is started with its default periods (ticker 1 s, retry 30 s,
   maint 120 s, check 60 s), waited for until it holds a connection to every
@@ -64,6 +65,15 @@ class IdleCluster:
         install_engine(self.cluster, TEMPLATE, engine)
         self.cluster.sql(TEMPLATE, "select count(pgq.create_queue('q_' || i)) from generate_series(1, %s) i",
                          (QUEUES_PER_DB,))
+        # Long-idle queues, not fresh ones: a fresh queue's idle ticks come
+        # at doubling gaps (half the max lag, then twice the previous gap up
+        # to ticker_idle_period), so whichever daemon runs first on a cluster
+        # would be measured ticking several times as often as in steady
+        # state. Backdating the creation tick and ticking once more leaves a
+        # previous gap longer than ticker_idle_period, the state of a queue
+        # that has been idle for a while, in every copy of the template.
+        self.cluster.sql(TEMPLATE, "update pgq.tick set tick_time = tick_time - interval '10 minutes'")
+        self.cluster.sql(TEMPLATE, "select count(pgq.ticker(queue_name)) from pgq.queue")
         # Daemons skip templates; CREATE DATABASE ... TEMPLATE needs it idle.
         self.cluster.sql("postgres", f"alter database {quote_ident(TEMPLATE)} is_template true")
 

@@ -523,7 +523,9 @@ def run_idle(plan, scratch, meta):
         "title": "Idle ticking cost",
         "description": (
             f"N databases × {idle.QUEUES_PER_DB} idle queues, each database a copy of one template, one "
-            "cluster per engine; one daemon at a time, both with their default periods (ticker 1 s, "
+            "cluster per engine; the queues start long idle (their previous tick gap is longer than "
+            "ticker_idle_period), so that no daemon is measured through the doubling gaps of fresh "
+            "queues; one daemon at a time, both with their default periods (ticker 1 s, "
             "retry 30 s, maint 120 s, check 60 s). After the daemon holds a connection to every "
             "database and its start-up maintenance is over, a window of "
             f"{plan['idle_window']:g} s is measured: daemon CPU (utime+stime of the process), server "

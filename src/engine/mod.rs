@@ -200,18 +200,26 @@ pub struct TickStatements {
 /// Read-only, and the same for every engine, since it reads PgQ's tables.
 /// `{late}` is replaced by the late-commit probe, or by a null that still
 /// types the parameter (the settled ticks, see [`TickStatements::schedule`]).
+/// The event sequence is read with `pg_sequence_last_value()` (its start
+/// value before the first event, as PgQ's sequences are only advanced):
+/// `pgq.seq_getval()` runs a dynamic statement for a sequence never used,
+/// which made each look at an idle database cost about a millisecond.
 const SCHEDULE_SQL: &str = "select q.queue_name,
                     q.queue_ticker_max_count::int8,
                     extract(epoch from q.queue_ticker_max_lag)::float8,
                     extract(epoch from q.queue_ticker_idle_period)::float8,
                     extract(epoch from now() - t.tick_time)::float8,
                     extract(epoch from t.tick_time - p.tick_time)::float8,
-                    (pgq.seq_getval(q.queue_event_seq) - t.tick_event_seq)::int8,
+                    (sq.last_value - t.tick_event_seq)::int8,
                     (t.tick_event_seq - p.tick_event_seq)::int8,
                     {late},
                     q.queue_id::text || ':' || t.tick_id::text,
                     coalesce(txid_snapshot_xmin(txid_current_snapshot()) > {tick_txid}, false)
                from pgq.queue q
+               cross join lateral (
+                    select coalesce(pg_catalog.pg_sequence_last_value(s.seqrelid), s.seqstart) as last_value
+                      from pg_catalog.pg_sequence s
+                     where s.seqrelid = pgq.quote_fqname(q.queue_event_seq)::regclass) sq
                left join lateral (
                     select tick_id, tick_time, tick_event_seq, tick_snapshot, xmin as tick_xmin from pgq.tick
                      where tick_queue = q.queue_id
@@ -227,7 +235,7 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
 /// (nothing new by the sequence, max lag reached), as `pgq.ticker()` does.
 /// Ticks whose probe is settled (`$1`, `queue_id:tick_id`) are not asked
 /// again: they cost an idle database most of its server time.
-const LATE_COMMITS_SQL: &str = "case when pgq.seq_getval(q.queue_event_seq) = t.tick_event_seq
+const LATE_COMMITS_SQL: &str = "case when sq.last_value = t.tick_event_seq
                          and now() - t.tick_time >= q.queue_ticker_max_lag
                          and not (q.queue_id::text || ':' || t.tick_id::text = any ($1::text[]))
                     then pgq._unticked_events_nowait(q.queue_id, t.tick_snapshot) end";
