@@ -151,7 +151,6 @@ begin
             ('pgq._insert_bulk_dyn(integer,integer,text[],text[],text[],text[],text[],text[])', 'i_queue_id integer, i_cur_table integer, i_types text[], i_datas text[], i_e1 text[], i_e2 text[], i_e3 text[], i_e4 text[]', 'bigint'),
             ('pgq._insert_event_core(integer,integer,text,boolean,integer,bigint,timestamp with time zone,integer,integer,text,text,text,text,text,text)', 'i_queue_id integer, i_cur_table integer, i_queue_name text, i_disable boolean, i_limit integer, i_ev_id bigint, i_ev_time timestamp with time zone, i_ev_owner integer, i_ev_retry integer, i_ev_type text, i_ev_data text, i_ev_extra1 text, i_ev_extra2 text, i_ev_extra3 text, i_ev_extra4 text', 'bigint'),
             ('pgq._insert_event_dyn(integer,integer,text,boolean,integer,bigint,timestamp with time zone,integer,integer,text,text,text,text,text,text)', 'i_queue_id integer, i_cur_table integer, i_queue_name text, i_disable boolean, i_limit integer, i_ev_id bigint, i_ev_time timestamp with time zone, i_ev_owner integer, i_ev_retry integer, i_ev_type text, i_ev_data text, i_ev_extra1 text, i_ev_extra2 text, i_ev_extra3 text, i_ev_extra4 text', 'bigint'),
-            ('pgq._queue_seqs()', 'OUT queue_id integer, OUT event_seq regclass, OUT seq_start bigint', 'SETOF record'),
             ('pgq._regen_dispatch()', '', 'integer'),
             ('pgq._seq_last(regclass)', 'i_seq regclass', 'bigint'),
             ('pgq._trg_cache(text,oid,text,text,text[],text,text,boolean,text)', 'i_kind text, i_relid oid, i_schema text, i_table text, i_args text[], i_key text, i_hot text, i_force boolean, i_row text', 'text'),
@@ -241,6 +240,9 @@ begin
     end loop;
 end
 $drop_changed$;
+
+-- Functions of earlier versions that are gone.
+drop function if exists pgq._queue_seqs();
 
 ------------------------------------------------------------------------
 -- Utilities
@@ -469,16 +471,7 @@ declare
     q record;
     v_xmax int8;
     v_xip int8[];
-    v_key text;
-    v_memo text;
 begin
-    -- A negative answer holds until some transaction ends: remember it for
-    -- this session together with the snapshot it was computed under.
-    v_key := 'pgq.unticked_' || i_queue_id::text;
-    v_memo := i_snap::text || '/' || txid_current_snapshot()::text;
-    if current_setting(v_key, true) = v_memo then
-        return false;
-    end if;
     select queue_cur_table, queue_ntables, queue_switch_step2 into q
       from pgq.queue where queue_id = i_queue_id;
     v_xmax := txid_snapshot_xmax(i_snap);
@@ -489,27 +482,51 @@ begin
         return true;
     end if;
     if q.queue_switch_step2 is null or txid_snapshot_xmin(i_snap) <= q.queue_switch_step2 then
-        if pgq._unticked_events_in(i_queue_id,
-                (q.queue_cur_table + q.queue_ntables - 1) % q.queue_ntables, v_xmax, v_xip) then
-            return true;
-        end if;
+        return pgq._unticked_events_in(i_queue_id,
+                (q.queue_cur_table + q.queue_ntables - 1) % q.queue_ntables, v_xmax, v_xip);
     end if;
-    perform set_config(v_key, v_memo, false);
     return false;
 end;
 $$;
 
--- The ticker's probe for late commits must never make ticking wait: when an
--- event table is locked exclusively (a TRUNCATE queued behind a long reader,
--- an explicit LOCK, a rewrite), give up at once and tick by the sequence
--- alone, as the C ticker always does.
-create or replace function pgq._unticked_events_nowait(i_queue_id int4, i_snap txid_snapshot)
+-- The probe must never make ticking wait: when an event table is locked
+-- exclusively (a TRUNCATE queued behind a long reader, an explicit LOCK, a
+-- rewrite), it gives up at once with null (unknown).
+create or replace function pgq._unticked_events_locked(i_queue_id int4, i_snap txid_snapshot)
 returns bool language plpgsql
 set lock_timeout = '10ms' as $$
 begin
     return pgq._unticked_events(i_queue_id, i_snap);
 exception when lock_not_available then
-    return false;
+    return null;
+end;
+$$;
+
+-- The ticker's probe for late commits.  A negative answer holds until some
+-- transaction ends, so it is remembered for the session together with the
+-- snapshot it was computed under; a repeated question is then answered
+-- without the subtransaction and the lock_timeout switch of the probe
+-- itself, which made up most of an idle pgq.ticker() call.  When the probe
+-- cannot get its lock, the answer is no: tick by the sequence alone, as the
+-- C ticker always does.
+create or replace function pgq._unticked_events_nowait(i_queue_id int4, i_snap txid_snapshot)
+returns bool language plpgsql as $$
+declare
+    v_key text := 'pgq.unticked_' || i_queue_id::text;
+    v_memo text := i_snap::text || '/' || txid_current_snapshot()::text;
+    v_res bool;
+begin
+    if current_setting(v_key, true) = v_memo then
+        return false;
+    end if;
+    v_res := pgq._unticked_events_locked(i_queue_id, i_snap);
+    if v_res is null then
+        return false;
+    end if;
+    if not v_res then
+        perform set_config(v_key, v_memo, false);
+    end if;
+    return v_res;
 end;
 $$;
 
@@ -545,7 +562,6 @@ declare
     v_ins text[] := '{}';
     v_bulk text[] := '{}';
     v_probe text[] := '{}';
-    v_seqs text := '';
     v_b1 text;
     v_b2 text;
     v_tbl text;
@@ -583,11 +599,6 @@ begin
         end loop;
         v_b1 := v_b1 || v_ind || 'end if;' || E'\n';
         v_b2 := v_b2 || v_ind || 'end if;' || E'\n';
-        v_seqs := v_seqs || case when v_seqs = '' then '' else E',\n' end
-            || '        (' || q.queue_id::text || ', ' || quote_literal(pgq.quote_fqname(q.queue_event_seq)) || '::regclass, '
-            || coalesce((select sq.seqstart from pg_catalog.pg_sequence sq
-                          where sq.seqrelid = pgq.quote_fqname(q.queue_event_seq)::regclass), 1)::text
-            || '::int8)';
         v_ids := v_ids || q.queue_id;
         v_ins := v_ins || v_b1;
         v_bulk := v_bulk || v_b2;
@@ -652,15 +663,6 @@ end;
 $body$
 $f$;
 
-    execute $f$
-create or replace function pgq._queue_seqs(out queue_id int4, out event_seq regclass, out seq_start int8)
-returns setof record language plpgsql as $body$
--- generated by pgq._regen_dispatch()
-begin
-$f$ || case when v_seqs = '' then '' else '    return query values' || E'\n' || v_seqs || E';\n' end || $f$
-end;
-$body$
-$f$;
 
     revoke all on function pgq._insert_event_core(int4, int4, text, bool, int4, int8, timestamptz,
         int4, int4, text, text, text, text, text, text) from public;
@@ -882,11 +884,12 @@ $$;
 ------------------------------------------------------------------------
 
 -- Per ticked queue: seconds until pgq.ticker() would tick it (0 = due now)
--- and the number of events counted since its last tick.
+-- and the number of events counted since its last tick.  Plain SQL, and
+-- stable (the probe's memo is its only side effect), so that the planner
+-- inlines it into the caller's query: pgq.ticker() runs on every wake of the
+-- C pgqd.  A sequence never used yet is at its start value.
 create or replace function pgq.ticker_schedule(out queue_name text, out due_in double precision, out new_events bigint)
-returns setof record language plpgsql as $$
-begin
-return query
+returns setof record language sql stable as $$
 select s.queue_name,
        case
          when s.last_id is null then 0
@@ -906,21 +909,19 @@ select s.queue_name,
                q.queue_ticker_max_count as max_count, q.queue_ticker_max_lag as max_lag,
                q.queue_ticker_idle_period as idle,
                t.tick_id as last_id, t.tick_time as last_time, t.tick_snapshot as last_snap,
-               coalesce(pg_catalog.pg_sequence_last_value(coalesce(qs.event_seq, q.queue_event_seq::regclass)),
-                        qs.seq_start, 1) - t.tick_event_seq as n,
+               coalesce(pg_catalog.pg_sequence_last_value(ps.seqrelid), ps.seqstart) - t.tick_event_seq as n,
                now() - t.tick_time as l,
                (select p.tick_time from pgq.tick p
                  where p.tick_queue = q.queue_id and p.tick_id < t.tick_id
                  order by p.tick_queue desc, p.tick_id desc limit 1) as prev_time
           from pgq.queue q
-          left join pgq._queue_seqs() qs on (qs.queue_id = q.queue_id)
+          join pg_catalog.pg_sequence ps on (ps.seqrelid = q.queue_event_seq::regclass)
           left join lateral (select tick_id, tick_time, tick_snapshot, tick_event_seq
                                from pgq.tick
                               where tick_queue = q.queue_id
                               order by tick_queue desc, tick_id desc limit 1) t on true
          where not q.queue_external_ticker and not q.queue_ticker_paused) s
- order by s.queue_name;
-end;
+ order by s.queue_name
 $$;
 
 create or replace function pgq.ticker(i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamptz, i_event_seq bigint)
@@ -3102,8 +3103,8 @@ begin
                                'insert_event_raw', 'event_retry_raw',
                                '_insert_event_core', '_insert_event_dyn', '_check_insert',
                                '_unticked_events', '_unticked_events_nowait', '_unticked_events_in',
-                               '_unticked_events_dyn', '_seq_last',
-                               '_queue_seqs')
+                               '_unticked_events_locked',
+                               '_unticked_events_dyn', '_seq_last')
                 then 'pgq_admin'
             else null
         end;
