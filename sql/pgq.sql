@@ -1897,10 +1897,29 @@ begin
 end;
 $$;
 
+-- Step 2 marks the transaction id from which on writers no longer use the
+-- table step 1 left: a batch whose transactions all have larger ids is read
+-- from the current table alone.  A session whose snapshot predates step 1
+-- (a repeatable-read or serializable transaction, or a statement running
+-- since) still sees the old table as current, and may yet write to it under
+-- a transaction id it has not taken: step 2 waits until no such snapshot is
+-- left in this database (it is retried with the next maintenance).  Seeing
+-- other sessions' snapshots takes superuser or pg_read_all_stats, hence
+-- SECURITY DEFINER; an installing role without either leaves step 2 as in
+-- pgq 3.5, which does not wait.
 create or replace function pgq.maint_rotate_tables_step2()
-returns integer language plpgsql as $$
+returns integer language plpgsql security definer
+set search_path = '' as $$
 begin
-    update pgq.queue set queue_switch_step2 = txid_current() where queue_switch_step2 is null;
+    update pgq.queue q set queue_switch_step2 = pg_catalog.txid_current()
+     where q.queue_switch_step2 is null
+       and not exists (
+            select 1 from pg_catalog.pg_stat_activity a
+             where a.datname = pg_catalog.current_database()
+               and a.pid <> pg_catalog.pg_backend_pid()
+               -- backend_xmin <= step 1's id, in 32-bit transaction ids
+               and pg_catalog.age(a.backend_xmin)
+                   >= pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) - q.queue_switch_step1);
     return 0;
 end;
 $$;

@@ -278,7 +278,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Scenario 4: step 1 rotates while writers are open, one of which
 /// (repeatable read) keeps writing to the old table; step 2 runs in its own
-/// transaction later. Every event reaches both consumers exactly once, and
+/// transaction later, and waits until that writer's snapshot is gone. Every event reaches both consumers exactly once, and
 /// no later rotation truncates the old table before the writers are done.
 #[tokio::test]
 async fn writers_open_across_rotation_step1_lose_no_event() {
@@ -341,6 +341,10 @@ async fn writers_open_across_rotation_step1_lose_no_event() {
         .batch_execute("select pgq.maint_rotate_tables_step2()")
         .await
         .unwrap();
+    assert!(
+        step2_pending(&admin).await,
+        "step 2 waits for the repeatable-read snapshot older than step 1"
+    );
     insert_and_tick(&admin, "a-3").await;
     eager.extend(read_all(&admin, "eager").await);
     insert(&rr, "rr-3").await;
@@ -355,6 +359,14 @@ async fn writers_open_across_rotation_step1_lose_no_event() {
 
     rr.batch_execute("commit").await.unwrap();
     rc.batch_execute("commit").await.unwrap();
+    admin
+        .batch_execute("select pgq.maint_rotate_tables_step2()")
+        .await
+        .unwrap();
+    assert!(
+        !step2_pending(&admin).await,
+        "step 2 is done once the old snapshot is gone"
+    );
     insert_and_tick(&admin, "a-4").await;
     eager.extend(read_all(&admin, "eager").await);
     lazy.extend(read_all(&admin, "lazy").await);
@@ -378,6 +390,94 @@ async fn writers_open_across_rotation_step1_lose_no_event() {
     let expected = sorted(expected);
     assert_eq!(sorted(eager), expected, "eager consumer: each event once");
     assert_eq!(sorted(lazy), expected, "lazy consumer: each event once");
+}
+
+/// A queue whose consumer has read past its creation, so that rotation
+/// step 1 may rotate; returns the consumer's events so far.
+async fn rotatable_queue(admin: &Client) -> Vec<String> {
+    admin
+        .batch_execute(
+            "select pgq.create_queue('q');
+             select pgq.set_queue_config('q', 'rotation_period', '0');
+             select pgq.register_consumer('q', 'c');",
+        )
+        .await
+        .unwrap();
+    insert_and_tick(admin, "before").await;
+    read_all(admin, "c").await
+}
+
+/// Whether queue q waits for rotation step 2.
+async fn step2_pending(client: &Client) -> bool {
+    one_i64(
+        client,
+        "select count(*) from pgq.queue where queue_name = 'q' and queue_switch_step2 is null",
+    )
+    .await
+        == Some(1)
+}
+
+/// Finishes a pending step 2, then rotates and checks that it did, for a
+/// few rounds of events, so that a table still holding an unread event
+/// would be truncated.
+async fn rotate_through(admin: &Client, got: &mut Vec<String>, expected: &mut Vec<String>) {
+    admin
+        .batch_execute("select pgq.maint_rotate_tables_step2()")
+        .await
+        .unwrap();
+    assert!(!step2_pending(admin).await, "step 2 done");
+    // The consumer moves past step 2, so step 1 may rotate again.
+    tick(admin).await;
+    got.extend(read_all(admin, "c").await);
+    for round in 0..4 {
+        let want = (cur_table(admin).await + 1) % 3;
+        assert_eq!(rotate(admin).await, Some(want), "rotation {round}");
+        let payload = format!("after-{round}");
+        insert_and_tick(admin, &payload).await;
+        expected.push(payload);
+        got.extend(read_all(admin, "c").await);
+    }
+}
+
+/// Scenario 10: a repeatable-read writer takes its snapshot, rotation steps
+/// 1 and 2 commit, then it writes its first event: from its snapshot the
+/// old table is still current. The insert must either reach the consumer
+/// or be refused with a serialization failure; never be written where no
+/// reader looks.
+#[tokio::test]
+async fn a_repeatable_read_writer_with_a_snapshot_older_than_rotation_loses_no_event() {
+    let (cluster, admin) = engine_db().await;
+    let mut got = rotatable_queue(&admin).await;
+    let rr = cluster.connect("t").await.unwrap();
+    rr.batch_execute("begin isolation level repeatable read; select 1")
+        .await
+        .unwrap();
+    rotate(&admin).await;
+    assert_eq!(cur_table(&admin).await, 1, "rotated after the snapshot");
+    let mut expected = vec!["before".to_owned()];
+    match rr
+        .query_one("select pgq.insert_event('q', 't', 'stale')", &[])
+        .await
+    {
+        Ok(_) => {
+            tick(&admin).await;
+            got.extend(read_all(&admin, "c").await);
+            rr.batch_execute("commit").await.unwrap();
+            expected.push("stale".to_owned());
+        }
+        Err(e) => {
+            assert_eq!(
+                e.code(),
+                Some(&tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE),
+                "refused as a serialization failure: {e:?}"
+            );
+            rr.batch_execute("rollback").await.unwrap();
+        }
+    }
+    tick(&admin).await;
+    got.extend(read_all(&admin, "c").await);
+    rotate_through(&admin, &mut got, &mut expected).await;
+    assert_eq!(sorted(got), sorted(expected), "each committed event once");
 }
 
 fn db_message(e: &tokio_postgres::Error) -> String {
