@@ -1903,23 +1903,38 @@ $$;
 -- (a repeatable-read or serializable transaction, or a statement running
 -- since) still sees the old table as current, and may yet write to it under
 -- a transaction id it has not taken: step 2 waits until no such snapshot is
--- left in this database (it is retried with the next maintenance).  Seeing
--- other sessions' snapshots takes superuser or pg_read_all_stats, hence
--- SECURITY DEFINER; an installing role without either leaves step 2 as in
--- pgq 3.5, which does not wait.
+-- left in this database.  It waits up to two seconds, which outlasts the
+-- statements of a busy producer, and otherwise leaves the queue to the next
+-- maintenance round.  Seeing other sessions' snapshots takes superuser or
+-- pg_read_all_stats, hence SECURITY DEFINER; an installing role without
+-- either leaves step 2 as in pgq 3.5, which does not wait.
+create or replace function pgq._snapshot_before(i_txid int8)
+returns bool language sql stable as $$
+    select exists (
+        select 1 from pg_catalog.pg_stat_activity a
+         where a.datname = pg_catalog.current_database()
+           and a.pid <> pg_catalog.pg_backend_pid()
+           -- backend_xmin <= i_txid, in 32-bit transaction ids
+           and pg_catalog.age(a.backend_xmin)
+               >= pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) - i_txid)
+$$;
+
 create or replace function pgq.maint_rotate_tables_step2()
 returns integer language plpgsql security definer
 set search_path = '' as $$
+declare
+    v_until timestamptz := pg_catalog.clock_timestamp() + interval '2 seconds';
 begin
+    while exists (select 1 from pgq.queue q
+                   where q.queue_switch_step2 is null and pgq._snapshot_before(q.queue_switch_step1))
+          and pg_catalog.clock_timestamp() < v_until
+    loop
+        perform pg_catalog.pg_sleep(0.005);
+        -- pg_stat_activity is read once per transaction otherwise
+        perform pg_catalog.pg_stat_clear_snapshot();
+    end loop;
     update pgq.queue q set queue_switch_step2 = pg_catalog.txid_current()
-     where q.queue_switch_step2 is null
-       and not exists (
-            select 1 from pg_catalog.pg_stat_activity a
-             where a.datname = pg_catalog.current_database()
-               and a.pid <> pg_catalog.pg_backend_pid()
-               -- backend_xmin <= step 1's id, in 32-bit transaction ids
-               and pg_catalog.age(a.backend_xmin)
-                   >= pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) - q.queue_switch_step1);
+     where q.queue_switch_step2 is null and not pgq._snapshot_before(q.queue_switch_step1);
     return 0;
 end;
 $$;
@@ -3123,7 +3138,7 @@ begin
                                '_insert_event_core', '_insert_event_dyn', '_check_insert',
                                '_unticked_events', '_unticked_events_nowait', '_unticked_events_in',
                                '_unticked_events_locked',
-                               '_unticked_events_dyn', '_seq_last')
+                               '_unticked_events_dyn', '_seq_last', '_snapshot_before')
                 then 'pgq_admin'
             else null
         end;
