@@ -7,7 +7,7 @@ been idle for a while (see `IdleCluster`). Per window:
 
 - the daemon is started with its default periods (ticker 1 s, retry 30 s,
   maint 120 s, check 60 s), waited for until it holds a connection to every
-  database and its start-up maintenance has finished;
+  database and its start-up maintenance has finished, then `WARMUP_S` more;
 - then, for `window` seconds (default 120 s, a whole maint_period, so every
   periodic job of both daemons falls in it the same number of times):
   daemon CPU (/proc/PID/stat), server CPU of the whole postmaster tree
@@ -36,6 +36,13 @@ TEMPLATE = "pgq_tmpl"
 # A tick may come this much after its due time and still count as on policy:
 # one ticker_period plus half a second for the tick's own transaction.
 LATENESS_SLACK = 0.5
+# Seconds between the daemon settling and the window: long enough for every
+# database's first ticks and the late-commit probes that follow them one
+# ticker_max_lag (3 s) later. A session's first calls compile the engine's
+# functions and load its catalog entries, a one-off start-up cost that a
+# daemon keeping its sessions does not pay again (the C pgqd, reconnecting
+# all the time, pays it in every window).
+WARMUP_S = 15
 
 
 def db_name(i):
@@ -146,7 +153,7 @@ def window(ic, kind, n, secs, baseline_rate, workdir):
     try:
         d.wait_connected(n, timeout=120 + n * 0.2)
         _wait_quiet(d, pm, timeout=120 + n * 0.1)
-        time.sleep(2)
+        time.sleep(WARMUP_S)
         d.check_alive()
         log0 = _log_size(cl.log_path)
         s0 = procstat.server_snapshot(pm)

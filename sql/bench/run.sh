@@ -13,6 +13,6 @@ for r in $(seq "$ROUNDS"); do
     echo "$t c $(tps $t.sql bench_c)"
   done
   echo "bulk1000 ours $(tps bulk1000.sql bench_ours)"
-  echo "ticker_idle ours $(pgbench -h "$H" -p "$PORT" -U postgres -n -f ticker_idle.sql -t 5 idle_ours 2>&1 | awk '/latency average/ {print $4}')"
-  echo "ticker_idle c $(pgbench -h "$H" -p "$PORT" -U postgres -n -f ticker_idle.sql -t 5 idle_c 2>&1 | awk '/latency average/ {print $4}')"
+  echo "ticker_idle ours $(pgbench -h "$H" -p "$PORT" -U postgres -n -f ticker_idle.sql -t 25 idle_ours 2>&1 | awk '/latency average/ {print $4}')"
+  echo "ticker_idle c $(pgbench -h "$H" -p "$PORT" -U postgres -n -f ticker_idle.sql -t 25 idle_c 2>&1 | awk '/latency average/ {print $4}')"
 done
