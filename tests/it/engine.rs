@@ -187,17 +187,28 @@ async fn rotate(client: &Client) -> Option<i64> {
     one_i64(client, "select queue_cur_table::int8 from pgq.queue").await
 }
 
-#[tokio::test]
-async fn rotation_waits_for_a_lagging_consumer_and_skips_a_locked_table() {
-    let (cluster, admin) = engine_db().await;
+/// Creates queue q, which rotation may rotate at any time, with
+/// `consumers` registered.
+async fn rotating_queue(admin: &Client, consumers: &[&str]) {
     admin
         .batch_execute(
             "select pgq.create_queue('q');
-             select pgq.set_queue_config('q', 'rotation_period', '0');
-             select pgq.register_consumer('q', 'c');",
+             select pgq.set_queue_config('q', 'rotation_period', '0');",
         )
         .await
         .unwrap();
+    for c in consumers {
+        admin
+            .execute("select pgq.register_consumer('q', $1)", &[c])
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn rotation_waits_for_a_lagging_consumer_and_skips_a_locked_table() {
+    let (cluster, admin) = engine_db().await;
+    rotating_queue(&admin, &["c"]).await;
     insert_and_tick(&admin, "unread").await;
     // The consumer has read nothing: rotation must keep its events.
     for i in 0..4 {
@@ -283,15 +294,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn writers_open_across_rotation_step1_lose_no_event() {
     let (cluster, admin) = engine_db().await;
-    admin
-        .batch_execute(
-            "select pgq.create_queue('q');
-             select pgq.set_queue_config('q', 'rotation_period', '0');
-             select pgq.register_consumer('q', 'eager');
-             select pgq.register_consumer('q', 'lazy');",
-        )
-        .await
-        .unwrap();
+    rotating_queue(&admin, &["eager", "lazy"]).await;
     let mut expected = vec!["before".to_owned()];
     insert_and_tick(&admin, "before").await;
     // Both consumers move past the queue's creation, so step 1 may rotate.
@@ -395,14 +398,7 @@ async fn writers_open_across_rotation_step1_lose_no_event() {
 /// A queue whose consumer has read past its creation, so that rotation
 /// step 1 may rotate; returns the consumer's events so far.
 async fn rotatable_queue(admin: &Client) -> Vec<String> {
-    admin
-        .batch_execute(
-            "select pgq.create_queue('q');
-             select pgq.set_queue_config('q', 'rotation_period', '0');
-             select pgq.register_consumer('q', 'c');",
-        )
-        .await
-        .unwrap();
+    rotating_queue(admin, &["c"]).await;
     insert_and_tick(admin, "before").await;
     read_all(admin, "c").await
 }
