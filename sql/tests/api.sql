@@ -218,6 +218,36 @@ begin
 end $$;
 select pg_temp.eq(pgq.unregister_consumer('qa', 'main'), 0, 'unregister missing');
 
+-- the dynamic path: a queue the generated dispatch does not know (its tables
+-- were missing at the last regeneration) still takes events, ids and extras
+select pgq.create_queue('qdyn');
+do $$
+declare
+    v_pfx text := (select queue_data_pfx from pgq.queue where queue_name = 'qdyn');
+    v_tbl text := substr(v_pfx, 5);
+begin
+    execute format('alter table %s rename to %I', v_pfx, v_tbl || '_away');
+    perform pgq._regen_dispatch();
+    execute format('alter table pgq.%I rename to %I', v_tbl || '_away', v_tbl);
+end $$;
+select pg_temp.eq(strpos((select prosrc from pg_proc where oid = 'pgq.insert_event(text,text,text)'::regprocedure),
+                         (select queue_data_pfx from pgq.queue where queue_name = 'qdyn') || '_0'),
+                  0, 'qdyn not in the generated dispatch');
+select pg_temp.eq(pgq.insert_event('qdyn', 't3', 'd3') > 0, true, 'dynamic insert_event 3 args');
+select pg_temp.eq(pgq.insert_event('qdyn', 't7', 'd7', 'x1', 'x2', 'x3', 'x4') > 0, true, 'dynamic insert_event 7 args');
+select pg_temp.eq(pgq.insert_event_raw('qdyn', 777, now(), null, null, 'tr', 'dr', null, null, null, null), 777::bigint, 'dynamic insert_event_raw');
+select pg_temp.eq(pgq.insert_event_bulk('qdyn', array['tb'], array['db1', 'db2']), 2::bigint, 'dynamic insert_event_bulk');
+do $$
+declare
+    v_got text;
+begin
+    execute 'select string_agg(concat_ws(''/'', ev_type, ev_data, ev_extra1, ev_extra4), '','' order by ev_id) from '
+        || (select queue_data_pfx from pgq.queue where queue_name = 'qdyn') into v_got;
+    perform pg_temp.eq(v_got, 't3/d3,t7/d7/x1/x4,tb/db1,tb/db2,tr/dr', 'dynamic path events');
+end $$;
+select pgq._regen_dispatch();
+select pg_temp.eq(pgq.drop_queue('qdyn'), 1, 'drop qdyn');
+
 -- drop
 select pg_temp.expect_error($$select pgq.drop_queue('qa')$$, 'cannot drop queue, consumers still attached');
 select pg_temp.eq(pgq.drop_queue('qa', true), 1, 'drop force');
