@@ -214,7 +214,7 @@ def triggers(cl, reps, secs, rows, workdir, log):
     for t in triggers_run:
         section["figures"].append(figure(f"triggers.{t}", f"`pgq.{t}` overhead per inserted row", "µs",
                                        "lower", summary(overhead[t]["ours"]),
-                                       summary(overhead[t]["theirs"])))
+                                       summary(overhead[t]["theirs"]), ("ratio", "<=", 1.5)))
     if len(triggers_run) < 2:
         section["note"] = "Only " + ", ".join(triggers_run) + " is defined in sql/pgq.sql."
     return section
