@@ -26,6 +26,10 @@ pub const TICK_ERRORS: &str = "pgqd_tick_errors_total";
 pub const TICK_DURATION: &str = "pgqd_tick_duration_seconds";
 /// Unix time of the last successful ticker call.
 pub const LAST_TICK: &str = "pgqd_last_tick_timestamp_seconds";
+/// Looks at a database's tick schedule that found nothing due, by kind:
+/// `full` (the schedule read) or `quiet` (only checked that nothing
+/// changed since the last full read).
+pub const SCHEDULE_LOOKS: &str = "pgqd_schedule_looks_total";
 /// Maintenance operations run, by operation and result.
 pub const MAINT_OPS: &str = "pgqd_maintenance_operations_total";
 /// Retry events moved back into their queues.
@@ -116,6 +120,10 @@ pub fn describe_all() {
         "Unix time of the last successful ticker call."
     );
     describe_counter!(
+        SCHEDULE_LOOKS,
+        "Looks at the tick schedule that found nothing due: full reads, and quiet looks that only checked that nothing changed."
+    );
+    describe_counter!(
         MAINT_OPS,
         "Maintenance operations run, by operation and result."
     );
@@ -195,6 +203,12 @@ pub fn tick_ok(database: &str, seconds: f64, queues_ticked: i64) {
         .increment(u64::try_from(queues_ticked).unwrap_or(0));
     histogram!(TICK_DURATION, "database" => database.to_owned()).record(seconds);
     gauge!(LAST_TICK, "database" => database.to_owned()).set(unix_now());
+}
+
+/// Records a look at the tick schedule that found nothing due; `kind` is
+/// `full` or `quiet`.
+pub fn schedule_look(database: &str, kind: &'static str) {
+    counter!(SCHEDULE_LOOKS, "database" => database.to_owned(), "kind" => kind).increment(1);
 }
 
 /// Records a read of a database's queue and consumer figures.

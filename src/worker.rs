@@ -42,6 +42,25 @@ const RECOVERY_POLL: Duration = Duration::from_secs(1);
 /// Repeated identical errors are logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
+/// How long quiet looks may build on one full schedule read. A tick made
+/// by someone else moves no sequence and touches no queue row; the full
+/// read this often puts such a queue back on its real schedule (until then
+/// it only looks due early, and is read in full then).
+const QUIET_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// The last full schedule read of a quiet database: no new events, and no
+/// tick whose late-commit probe can still turn positive. Until something
+/// changes, a look only compares the [`engine::QuietMark`] and advances
+/// these states by the time passed.
+struct QuietBase {
+    /// When the read was sent (the states' ages are at least as old).
+    read_at: Instant,
+    states: Vec<policy::QueueTickState>,
+    /// The event sequences the mark covers, in oid order.
+    seqs: Vec<u32>,
+    mark: engine::QuietMark,
+}
+
 /// Why the active loop ended.
 enum Exit {
     Cancelled,
@@ -113,6 +132,8 @@ pub(crate) struct Worker {
     /// Ticks (`queue_id:tick_id`) whose late-commit probe has answered for
     /// good; the schedule no longer asks it for them.
     settled: Vec<String>,
+    /// Set while the database is quiet; see [`QuietBase`].
+    quiet: Option<QuietBase>,
 }
 
 impl Worker {
@@ -137,6 +158,7 @@ impl Worker {
             refreshed_at_reads: None,
             looked_idle: false,
             settled: Vec::new(),
+            quiet: None,
         }
     }
 
@@ -451,8 +473,13 @@ impl Worker {
         period: Duration,
     ) -> Result<Duration, Exit> {
         // A database that looked idle at the last wake is mostly looked at
-        // for nothing: read the schedule alone, and tick only if it says so.
+        // for nothing: read the schedule alone (or, while it stays quiet,
+        // only what would show a change), and tick only if it says so.
         if statements.schedule_is_complete() && self.looked_idle {
+            if let Some(delay) = self.quiet_look(client, statements, period).await? {
+                return Ok(delay);
+            }
+            let read_at = Instant::now();
             let schedule = match statements.schedule(client, &self.settled).await {
                 Ok(s) => s,
                 Err(e) => return self.schedule_failed(&e, period),
@@ -461,10 +488,11 @@ impl Worker {
                 .iter()
                 .any(|q| policy::queue_next_due(&q.state, period).is_zero());
             if !due {
+                metrics::schedule_look(&self.database, "full");
                 self.set_state(DbState::Ticking {
                     since: Instant::now(),
                 });
-                return Ok(self.plan_next(&schedule, period));
+                return Ok(self.plan_next(&schedule, period, statements, read_at));
             }
         }
         let start = Instant::now();
@@ -498,7 +526,51 @@ impl Worker {
                 }
             }
         }
-        Ok(self.plan_next(&schedule, period))
+        Ok(self.plan_next(&schedule, period, statements, start))
+    }
+
+    /// A look that reads only the [`engine::QuietMark`]: `Some(delay)` when
+    /// nothing changed since the last full read and no queue is due by the
+    /// clock; `None` when the full schedule must be read.
+    async fn quiet_look(
+        &mut self,
+        client: &Client,
+        statements: &engine::TickStatements,
+        period: Duration,
+    ) -> Result<Option<Duration>, Exit> {
+        let Some(base) = &self.quiet else {
+            return Ok(None);
+        };
+        let elapsed = base.read_at.elapsed();
+        if elapsed >= QUIET_MAX_AGE {
+            return Ok(None);
+        }
+        let states: Vec<policy::QueueTickState> = base
+            .states
+            .iter()
+            .map(|q| policy::QueueTickState {
+                since_last_tick: q.since_last_tick.map(|s| s + elapsed),
+                ..q.clone()
+            })
+            .collect();
+        if states
+            .iter()
+            .any(|q| policy::queue_next_due(q, period).is_zero())
+        {
+            return Ok(None);
+        }
+        let seen = base.mark.clone();
+        match statements.quiet_mark(client, &base.seqs).await {
+            Ok(mark) if mark == seen => {
+                metrics::schedule_look(&self.database, "quiet");
+                self.set_state(DbState::Ticking {
+                    since: Instant::now(),
+                });
+                Ok(Some(policy::next_tick_delay(&states, period)))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => self.schedule_failed(&e, period).map(Some),
+        }
     }
 
     /// A failed schedule read: counted, logged, and retried after `period`
@@ -515,12 +587,39 @@ impl Worker {
         }
     }
 
-    /// Takes in a fresh schedule: remembers settled ticks and whether the
-    /// database looked idle; returns how long to sleep.
-    fn plan_next(&mut self, schedule: &[engine::QueueSchedule], period: Duration) -> Duration {
+    /// Takes in a fresh schedule, read from `read_at` on: remembers settled
+    /// ticks, whether the database looked idle, and whether it is quiet;
+    /// returns how long to sleep.
+    fn plan_next(
+        &mut self,
+        schedule: &[engine::QueueSchedule],
+        period: Duration,
+        statements: &engine::TickStatements,
+        read_at: Instant,
+    ) -> Duration {
         self.note_settled(schedule);
         self.looked_idle = schedule.iter().all(|q| q.state.new_events <= 0);
         let states: Vec<_> = schedule.iter().map(|q| q.state.clone()).collect();
+        // Quiet: nothing new, and no tick can still gain events without its
+        // sequence moving (a late commit the probe would find).
+        let quiet = self.looked_idle
+            && schedule.iter().all(|q| {
+                !q.state.late_commits
+                    && q.state.since_last_tick.is_some()
+                    && (!statements.probes_late_commits()
+                        || q.tick_key
+                            .as_ref()
+                            .is_some_and(|k| self.settled.contains(k)))
+            });
+        self.quiet = match engine::QuietMark::of(schedule) {
+            Some((mark, seqs)) if quiet => Some(QuietBase {
+                read_at,
+                states: states.clone(),
+                seqs,
+                mark,
+            }),
+            _ => None,
+        };
         policy::next_tick_delay(&states, period)
     }
 

@@ -174,13 +174,49 @@ pub struct QueueSchedule {
     pub name: String,
     /// The state the scheduling rules need.
     pub state: QueueTickState,
-    /// `queue_id:tick_id` of the newest tick; `None` before the first.
+    /// `queue_id:tick_id` of the newest tick, with `:unused` appended while
+    /// the queue's event sequence has never drawn an id (the first id drawn
+    /// leaves PgQ's sequence value as it was, so a settled probe must be
+    /// asked again then); `None` before the first tick.
     pub tick_key: Option<String>,
     /// The late-commit probe's answer; `None` when it was not asked.
     pub late_probe: Option<bool>,
     /// Whether every transaction that got its id before the newest tick's
     /// own has ended: a negative probe from now on stays negative.
     pub old_done: bool,
+    /// The oid of the queue's event sequence.
+    pub seq: u32,
+    /// The event sequence's value (its start value before the first event).
+    pub seq_value: i64,
+    /// The queue table's signature (see [`QuietMark::queues`]), the same in
+    /// every row of one read.
+    pub queues_signature: i64,
+}
+
+/// What a quiet look compares with the last full schedule read: equal
+/// marks mean no queue was created, dropped, reconfigured or rotated and no
+/// event id was drawn since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuietMark {
+    /// Changes with every insert, update or delete in `pgq.queue`.
+    pub queues: i64,
+    /// The event sequences' values, in the order of their oids.
+    pub sequences: Vec<i64>,
+}
+
+impl QuietMark {
+    /// The mark of a full schedule read and the sequences it covers (in
+    /// oid order); `None` for an empty schedule.
+    pub fn of(schedule: &[QueueSchedule]) -> Option<(Self, Vec<u32>)> {
+        let queues = schedule.first()?.queues_signature;
+        let mut seqs: Vec<(u32, i64)> = schedule.iter().map(|q| (q.seq, q.seq_value)).collect();
+        seqs.sort_unstable();
+        let mark = QuietMark {
+            queues,
+            sequences: seqs.iter().map(|s| s.1).collect(),
+        };
+        Some((mark, seqs.into_iter().map(|s| s.0).collect()))
+    }
 }
 
 /// The statements of the tick loop, prepared once per session: parsing
@@ -190,10 +226,13 @@ pub struct QueueSchedule {
 pub struct TickStatements {
     ticker: Statement,
     schedule: Statement,
+    quiet: Statement,
     retry_due: Statement,
     /// Whether the schedule tells everything `pgq.ticker()` would decide,
     /// so that a wake with nothing due can skip the call.
     complete: bool,
+    /// Whether the schedule asks the engine's late-commit probe.
+    probes: bool,
 }
 
 /// What the scheduler needs about every queue `pgq.ticker()` ticks.
@@ -213,12 +252,20 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
                     (sq.last_value - t.tick_event_seq)::int8,
                     (t.tick_event_seq - p.tick_event_seq)::int8,
                     {late},
-                    q.queue_id::text || ':' || t.tick_id::text,
-                    coalesce(txid_snapshot_xmin(txid_current_snapshot()) > {tick_txid}, false)
+                    q.queue_id::text || ':' || t.tick_id::text || sq.key_suffix,
+                    coalesce(txid_snapshot_xmin(txid_current_snapshot()) > {tick_txid}, false),
+                    sq.seqrelid,
+                    sq.mark_value::int8,
+                    ({queues_signature})
                from pgq.queue q
                cross join lateral (
-                    select coalesce(pg_catalog.pg_sequence_last_value(s.seqrelid), s.seqstart) as last_value
+                    select coalesce(v.last_value, s.seqstart) as last_value,
+                           s.seqrelid,
+                           {mark_value} as mark_value,
+                           case when v.last_value is null then ':unused' else '' end as key_suffix
                       from pg_catalog.pg_sequence s
+                     cross join lateral (
+                            select pg_catalog.pg_sequence_last_value(s.seqrelid) as last_value) v
                      where s.seqrelid = pgq.quote_fqname(q.queue_event_seq)::regclass) sq
                left join lateral (
                     select tick_id, tick_time, tick_event_seq, tick_snapshot, xmin as tick_xmin from pgq.tick
@@ -237,7 +284,7 @@ const SCHEDULE_SQL: &str = "select q.queue_name,
 /// again: they cost an idle database most of its server time.
 const LATE_COMMITS_SQL: &str = "case when sq.last_value = t.tick_event_seq
                          and now() - t.tick_time >= q.queue_ticker_max_lag
-                         and not (q.queue_id::text || ':' || t.tick_id::text = any ($1::text[]))
+                         and not (q.queue_id::text || ':' || t.tick_id::text || sq.key_suffix = any ($1::text[]))
                     then pgq._unticked_events_nowait(q.queue_id, t.tick_snapshot) end";
 
 /// No probe: always null, with the parameter typed all the same.
@@ -249,6 +296,26 @@ const NO_PROBE_SQL: &str = "case when cardinality($1::text[]) < 0 then true end"
 const TICK_TXID_SQL: &str = "(txid_snapshot_xmax(txid_current_snapshot())
                      - ((txid_snapshot_xmax(txid_current_snapshot()) % 4294967296
                          - t.tick_xmin::text::int8 + 4294967296) % 4294967296))";
+
+/// A number that changes with every insert, update or delete in
+/// `pgq.queue`: a new or dropped queue, a changed setting, a pause, a
+/// rotation. (Row versions only get newer transaction ids, so the sum of
+/// their `xmin` and the row count cannot come back to an earlier value.)
+const QUEUES_SIGNATURE_SQL: &str =
+    "select coalesce(sum(x.xmin::text::int8), 0)::int8 + count(*) from pgq.queue x";
+
+/// The quiet look: the queue table's signature and the values of the given
+/// event sequences, in oid order. A dropped sequence drops out.
+const QUIET_SQL: &str = "select ({queues_signature}),
+       array(select ({mark_value})::int8
+               from pg_catalog.pg_sequence s where s.seqrelid = any ($1::oid[])
+              order by s.seqrelid)";
+
+/// A sequence's value for [`QuietMark`]: one below its start value until
+/// the first event draws an id. The value PgQ reads stays the same when the
+/// first id is drawn (both are the start value); this one moves.
+const MARK_VALUE_SQL: &str =
+    "coalesce(pg_catalog.pg_sequence_last_value(s.seqrelid), s.seqstart - 1)";
 
 /// Whether this role may call the engine's late-commit probe.
 const CAN_PROBE_SQL: &str = "select coalesce(has_function_privilege(
@@ -264,15 +331,21 @@ fn schedule_sql(probe: &str) -> String {
     SCHEDULE_SQL
         .replace("{late}", probe)
         .replace("{tick_txid}", TICK_TXID_SQL)
+        .replace("{queues_signature}", QUEUES_SIGNATURE_SQL)
+        .replace("{mark_value}", "coalesce(v.last_value, s.seqstart - 1)")
 }
 
 impl TickStatements {
     /// Prepares the statements on `client` for the engine `kind` (see
     /// [`EngineInfo::kind`]); they live as long as its session.
     pub async fn prepare(client: &Client, kind: &str) -> Result<Self, tokio_postgres::Error> {
-        let (ticker, retry_due) = tokio::try_join!(
+        let quiet_sql = QUIET_SQL
+            .replace("{queues_signature}", QUEUES_SIGNATURE_SQL)
+            .replace("{mark_value}", MARK_VALUE_SQL);
+        let (ticker, retry_due, quiet) = tokio::try_join!(
             client.prepare("select pgq.ticker()"),
             client.prepare(RETRY_DUE_SQL),
+            client.prepare(&quiet_sql),
         )?;
         // The C engine decides by the sequence alone, as the schedule does.
         // Ours also probes for late commits; a role that may not call the
@@ -294,8 +367,30 @@ impl TickStatements {
         Ok(TickStatements {
             ticker,
             schedule,
+            quiet,
             retry_due,
             complete,
+            probes: probe,
+        })
+    }
+
+    /// Whether the schedule asks the late-commit probe: then a tick can
+    /// still gain events without its queue's sequence moving until the
+    /// probe has settled it.
+    pub fn probes_late_commits(&self) -> bool {
+        self.probes
+    }
+
+    /// The quiet look (see [`QuietMark`]) for the event sequences `seqs`.
+    pub async fn quiet_mark(
+        &self,
+        client: &Client,
+        seqs: &[u32],
+    ) -> Result<QuietMark, tokio_postgres::Error> {
+        let row = client.query_one(&self.quiet, &[&seqs]).await?;
+        Ok(QuietMark {
+            queues: row.get(0),
+            sequences: row.get(1),
         })
     }
 
@@ -343,6 +438,9 @@ impl TickStatements {
                     tick_key: row.get(9),
                     late_probe: row.get(8),
                     old_done: row.get(10),
+                    seq: row.get(11),
+                    seq_value: row.get(12),
+                    queues_signature: row.get(13),
                 }
             })
             .collect())

@@ -163,6 +163,101 @@ async fn metrics_track_a_real_queue() {
     daemon.stop().await;
 }
 
+/// Reads batches of `queue` for `consumer` until `payload` comes, failing
+/// after `within`.
+async fn delivered_within(
+    client: &tokio_postgres::Client,
+    queue: &str,
+    consumer: &str,
+    payload: &str,
+    within: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if read_batches(client, queue, consumer)
+            .await
+            .iter()
+            .any(|p| p == payload)
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{payload} of queue {queue} was not delivered within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An idle database is mostly looked at quietly (the queue table's
+/// signature and the event sequences, not the schedule); a new event, and
+/// a queue created meanwhile, still get their ticks within the max lag
+/// instead of waiting for the next full read of the schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_database_is_looked_at_cheaply_and_still_ticks_what_comes() {
+    let cluster = TempCluster::start().unwrap();
+    cluster.create_database("app").unwrap();
+    cluster.install_engine("app").unwrap();
+    cluster
+        .psql(
+            "app",
+            "select pgq.create_queue('q');
+             select pgq.set_queue_config('q', 'ticker_max_lag', '0.2');
+             select pgq.set_queue_config('q', 'ticker_idle_period', '3600');
+             select pgq.register_consumer('q', 'c');",
+        )
+        .unwrap();
+    // Long idle, as after a quiet night: the previous tick gap exceeds the
+    // idle period, so the next idle tick (and the full read with it) is an
+    // hour away. Nothing but the quiet look can notice the events below.
+    cluster
+        .psql(
+            "app",
+            "update pgq.tick set tick_time = tick_time - interval '2 hours';
+             select pgq.ticker('q');",
+        )
+        .unwrap();
+    pgqd::metrics::install().unwrap();
+    let daemon = Running::start(config_for(&cluster, ""));
+    let addr = serve(&daemon).await;
+    daemon.wait_state("app", "ticking").await;
+    let quiet = "pgqd_schedule_looks_total{database=\"app\",kind=\"quiet\"}";
+    let seen = |n: f64| move |b: &str| sample(b, quiet).is_some_and(|v| v >= n);
+    let body = scrape_until(addr, "quiet looks", seen(3.0)).await;
+    let looks = sample(&body, quiet).unwrap();
+
+    // A full read comes at least once a minute anyway: a quiet look that
+    // missed a change would leave its event waiting up to that long.
+    let within = Duration::from_secs(10);
+    let client = cluster.connect("app").await.unwrap();
+    // A queue created while quiet moves no sequence the look knows of.
+    client
+        .batch_execute(
+            "select pgq.create_queue('q2');
+             select pgq.set_queue_config('q2', 'ticker_max_lag', '0.2');
+             select pgq.register_consumer('q2', 'c');
+             select pgq.insert_event('q2', 't', 'new queue');",
+        )
+        .await
+        .unwrap();
+    delivered_within(&client, "q2", "c", "new queue", within).await;
+    client
+        .batch_execute("select pgq.drop_queue('q2', true)")
+        .await
+        .unwrap();
+
+    // Quiet again: `q` alone, still long idle.
+    scrape_until(addr, "quiet looks again", seen(looks + 3.0)).await;
+    // The queue's first event: PgQ's reading of its sequence does not move
+    // when the first id is drawn.
+    client
+        .batch_execute("select pgq.insert_event('q', 't', 'while quiet')")
+        .await
+        .unwrap();
+    delivered_within(&client, "q", "c", "while quiet", within).await;
+    daemon.stop().await;
+}
+
 /// Counts the figures reads the server has logged (`log_statement = all`).
 fn reads_logged(cluster: &TempCluster) -> usize {
     // A fragment only the figures statement contains.
