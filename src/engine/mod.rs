@@ -308,14 +308,17 @@ const QUEUES_SIGNATURE_SQL: &str =
 /// event sequences, in oid order. A dropped sequence drops out.
 const QUIET_SQL: &str = "select ({queues_signature}),
        array(select ({mark_value})::int8
-               from pg_catalog.pg_sequence s where s.seqrelid = any ($1::oid[])
+               from pg_catalog.pg_sequence s
+              cross join lateral (
+                     select pg_catalog.pg_sequence_last_value(s.seqrelid) as last_value) v
+              where s.seqrelid = any ($1::oid[])
               order by s.seqrelid)";
 
-/// A sequence's value for [`QuietMark`]: one below its start value until
-/// the first event draws an id. The value PgQ reads stays the same when the
-/// first id is drawn (both are the start value); this one moves.
-const MARK_VALUE_SQL: &str =
-    "coalesce(pg_catalog.pg_sequence_last_value(s.seqrelid), s.seqstart - 1)";
+/// A sequence's value for [`QuietMark`], given `pg_sequence` row `s` and
+/// `v.last_value`: one below its start value until the first event draws
+/// an id. The value PgQ reads stays the same when the first id is drawn
+/// (both are the start value); this one moves.
+const MARK_VALUE_SQL: &str = "coalesce(v.last_value, s.seqstart - 1)";
 
 /// Whether this role may call the engine's late-commit probe.
 const CAN_PROBE_SQL: &str = "select coalesce(has_function_privilege(
@@ -332,7 +335,7 @@ fn schedule_sql(probe: &str) -> String {
         .replace("{late}", probe)
         .replace("{tick_txid}", TICK_TXID_SQL)
         .replace("{queues_signature}", QUEUES_SIGNATURE_SQL)
-        .replace("{mark_value}", "coalesce(v.last_value, s.seqstart - 1)")
+        .replace("{mark_value}", MARK_VALUE_SQL)
 }
 
 impl TickStatements {
