@@ -108,20 +108,34 @@ impl Running {
     }
 }
 
+/// Calls `attempt` every `every` until it answers `Ok`, and returns that;
+/// fails with its last `Err` text once `within` has passed.
+pub(crate) async fn poll<T>(
+    within: Duration,
+    every: Duration,
+    mut attempt: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match attempt().await {
+            Ok(v) => return v,
+            Err(why) => assert!(tokio::time::Instant::now() < deadline, "{why}"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Polls `sql` (one value) until it returns `want`.
 pub(crate) async fn wait_value(cluster: &TempCluster, db: &str, sql: &str, want: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    poll(PATIENCE, Duration::from_millis(20), async || {
         let got = cluster.psql(db, sql).unwrap();
         if got == want {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{sql} on {db}: still {got:?}, wanted {want:?}"))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sql} on {db}: still {got:?}, wanted {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// The system python, where Debian's `python3-pgq` and psycopg2 live.

@@ -9,7 +9,7 @@ use pgqd::tempcluster::{ClusterOptions, StopMode, TempCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{PATIENCE, Running, config_for, read_batches};
+use crate::common::{PATIENCE, Running, config_for, poll, read_batches};
 
 /// Starts the HTTP endpoint for a running daemon on a free port.
 async fn serve(daemon: &Running) -> SocketAddr {
@@ -48,18 +48,17 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 /// Scrapes until `check` holds for the body, or fails with the last body.
 async fn scrape_until(addr: SocketAddr, what: &str, check: impl Fn(&str) -> bool) -> String {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    poll(PATIENCE, Duration::from_millis(50), async || {
         let (_, body) = get(addr, "/metrics").await;
         if check(&body) {
-            return body;
+            Ok(body)
+        } else {
+            Err(format!(
+                "timed out waiting for {what}; last scrape:\n{body}"
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; last scrape:\n{body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,21 +171,17 @@ async fn delivered_within(
     payload: &str,
     within: Duration,
 ) {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if read_batches(client, queue, consumer)
-            .await
-            .iter()
-            .any(|p| p == payload)
-        {
-            return;
+    poll(within, Duration::from_millis(20), async || {
+        let seen = read_batches(client, queue, consumer).await;
+        if seen.iter().any(|p| p == payload) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{payload} of queue {queue} was not delivered within {within:?}"
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{payload} of queue {queue} was not delivered within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// An idle database is mostly looked at quietly (the queue table's
@@ -410,18 +405,17 @@ async fn check(args: &[&str]) -> (i32, String) {
 
 /// Polls the check until it exits with `want`; returns its output.
 async fn check_until(args: &[&str], want: i32) -> String {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    poll(PATIENCE, Duration::from_millis(100), async || {
         let (code, text) = check(args).await;
         if code == want {
-            return text;
+            Ok(text)
+        } else {
+            Err(format!(
+                "check {args:?}: still exit {code}, wanted {want}: {text}"
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "check {args:?}: still exit {code}, wanted {want}: {text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
