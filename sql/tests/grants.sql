@@ -70,6 +70,24 @@ select pg_temp.eq(pg_temp.batch_data(pgq.next_batch('qg', 'rc')), 'w3', 'reader 
 select pgq.finish_batch(pgq.next_batch('qg', 'rc'));
 select pgq.unregister_consumer('qg', 'rc');
 reset role;
+
+-- insert_event(3) is SECURITY DEFINER itself (sql/README.md, difference
+-- 10): a role granted only that form produces without the 7-argument one
+select pg_temp.eq((select count(*) from pg_proc where oid in ('pgq.insert_event(text,text,text)'::regprocedure,
+                       'pgq.insert_event(text,text,text,text,text,text,text)'::regprocedure) and prosecdef),
+                  2::bigint, 'both insert_event forms are SECURITY DEFINER');
+create role pgq_t_three;
+grant usage on schema pgq to pgq_t_three;
+grant execute on function pgq.insert_event(text, text, text) to pgq_t_three;
+set role pgq_t_three;
+select pg_temp.eq(has_function_privilege('pgq.insert_event(text,text,text,text,text,text,text)', 'execute'),
+                  false, 'the 3-argument role lacks the 7-argument form');
+select pg_temp.eq(pgq.insert_event('qg', 't', 'three') > 0, true, '3-argument form alone produces');
+reset role;
+revoke all on schema pgq from pgq_t_three;
+revoke all on function pgq.insert_event(text, text, text) from pgq_t_three;
+drop role pgq_t_three;
+
 drop role pgq_t_writer;
 drop role pgq_t_reader;
 select pgq.drop_queue('qg');
