@@ -39,7 +39,13 @@ from generate_series(1, {rows}) i;
 
 
 def pgbench(cl, db, script, clients=1, secs=None, transactions=None):
-    """Runs pgbench and returns {"tps": ..., "latency_ms": ...}."""
+    """Runs pgbench and returns {"tps": ..., "latency_ms": ...}.
+
+    A CHECKPOINT comes first, so that no run pays for the dirty buffers and
+    WAL of the run before it: the bulk producer, which only our engine has,
+    leaves hundreds of megabytes of both, and whichever side ran next used
+    to write them out during its own timed seconds."""
+    cl.sql(db, "checkpoint")
     cmd = [os.path.join(cl.bin, "pgbench"), "-h", cl.root, "-p", str(cl.port), "-U", "postgres", "-n",
            "-f", script, "-c", str(clients), "-j", str(min(clients, 2))]
     cmd += ["-T", str(secs)] if secs else ["-t", str(transactions)]
@@ -123,7 +129,7 @@ def producer_consumer(cl, which, reps, secs, batch_events, log):
             "description": (
                 f"pgbench against one database per engine in the same cluster, no daemon running, "
                 f"{secs} s per run, {plural(reps, 'repetition')} alternating ours/C (the order flips every "
-                "repetition). Scripts: `sql/bench/ins1.sql` (4 clients, 2 threads), "
+                "repetition), each run after a CHECKPOINT. Scripts: `sql/bench/ins1.sql` (4 clients, 2 threads), "
                 "`sql/bench/ins1000.sql` and `sql/bench/bulk1000.sql` (1 client). C is the pgq 3.5 "
                 "extension. The bulk call has no counterpart in pgq 3.5; it is compared with the C "
                 "extension's per-event rate at 1000 events per transaction."),
