@@ -18,6 +18,10 @@ pub struct StatusArgs {
     /// settings and database selection to use.
     pub config: Option<PathBuf>,
 
+    /// The same file as CONFIG, given the way the other subcommands take it.
+    #[arg(long = "config", value_name = "FILE", conflicts_with = "config")]
+    pub config_file: Option<PathBuf>,
+
     /// Base connection string, instead of the configuration's base_connstr.
     #[arg(long, value_name = "CONNSTR")]
     pub connstr: Option<String>,
@@ -47,7 +51,7 @@ pub struct StatusArgs {
 /// stderr when nothing could be read.
 pub async fn run(args: &StatusArgs) -> Result<String, String> {
     let check_args = CheckArgs {
-        config: args.config.clone(),
+        config: args.config.clone().or_else(|| args.config_file.clone()),
         connstr: args.connstr.clone(),
         databases: args.databases.clone(),
         queues: args.queues.clone(),

@@ -41,6 +41,10 @@ pub struct CheckArgs {
     /// settings and database selection to use.
     pub config: Option<PathBuf>,
 
+    /// The same file as CONFIG, given the way the other subcommands take it.
+    #[arg(long = "config", value_name = "FILE", conflicts_with = "config")]
+    pub config_file: Option<PathBuf>,
+
     /// Base connection string, instead of the configuration's base_connstr
     /// (libpq key/value or URI; PG* variables and ~/.pgpass apply).
     #[arg(long, value_name = "CONNSTR")]
@@ -140,7 +144,7 @@ pub async fn run(args: &CheckArgs) -> Outcome {
 /// The configuration to connect with: the given file, or defaults, with
 /// `--connstr` on top.
 pub fn load_config(args: &CheckArgs) -> Result<Config, String> {
-    let mut config = match &args.config {
+    let mut config = match args.config.as_ref().or(args.config_file.as_ref()) {
         Some(path) => {
             config::load_file(path)
                 .map_err(|e| format!("{}: {e}", path.display()))?

@@ -453,6 +453,31 @@ async fn check_sees_a_stopped_ticker_a_lagging_consumer_and_a_dead_server() {
         table.contains("orders") && table.contains("billing"),
         "{table}"
     );
+    // The configuration file as --config, the way the admin commands take
+    // it, or as the positional argument, but not both.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pgqd.toml");
+    std::fs::write(&file, format!("base_connstr = \"{connstr}\"\n")).unwrap();
+    let file = file.to_str().unwrap();
+    for (args, shows) in [
+        (["status", "--config", file], "orders"),
+        (["check", "--config", file], "'queues'=1;"),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgqd"))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {text}");
+        assert!(text.contains(shows), "{args:?}: {text}");
+    }
+    let both = tokio::process::Command::new(env!("CARGO_BIN_EXE_pgqd"))
+        .args(["status", file, "--config", file])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
 
     // A consumer that stops reading: WARNING, then CRITICAL, by its lag.
     let lag = [
