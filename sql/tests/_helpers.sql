@@ -46,3 +46,16 @@ create or replace function pg_temp.batch_data(i_batch bigint)
 returns text language sql as $$
     select coalesce(string_agg(ev_data, ',' order by ev_id), '') from pgq.get_batch_events(i_batch)
 $$;
+
+-- The events stored for a queue, in ev_id order, each written by the
+-- expression i_expr over the event row, joined with commas.
+create or replace function pg_temp.stored_events(i_queue text, i_expr text)
+returns text language plpgsql as $$
+declare
+    v_got text;
+begin
+    execute format('select string_agg(%s, '','' order by ev_id) from %s', i_expr,
+                   (select queue_data_pfx from pgq.queue where queue_name = i_queue)) into v_got;
+    return v_got;
+end;
+$$;

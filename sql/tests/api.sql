@@ -237,16 +237,26 @@ select pg_temp.eq(pgq.insert_event('qdyn', 't3', 'd3') > 0, true, 'dynamic inser
 select pg_temp.eq(pgq.insert_event('qdyn', 't7', 'd7', 'x1', 'x2', 'x3', 'x4') > 0, true, 'dynamic insert_event 7 args');
 select pg_temp.eq(pgq.insert_event_raw('qdyn', 777, now(), null, null, 'tr', 'dr', null, null, null, null), 777::bigint, 'dynamic insert_event_raw');
 select pg_temp.eq(pgq.insert_event_bulk('qdyn', array['tb'], array['db1', 'db2']), 2::bigint, 'dynamic insert_event_bulk');
-do $$
-declare
-    v_got text;
-begin
-    execute 'select string_agg(concat_ws(''/'', ev_type, ev_data, ev_extra1, ev_extra4), '','' order by ev_id) from '
-        || (select queue_data_pfx from pgq.queue where queue_name = 'qdyn') into v_got;
-    perform pg_temp.eq(v_got, 't3/d3,t7/d7/x1/x4,tb/db1,tb/db2,tr/dr', 'dynamic path events');
-end $$;
+select pg_temp.eq(pg_temp.stored_events('qdyn', $$concat_ws('/', ev_type, ev_data, ev_extra1, ev_extra4)$$),
+                  't3/d3,t7/d7/x1/x4,tb/db1,tb/db2,tr/dr', 'dynamic path events');
 select pgq._regen_dispatch();
 select pg_temp.eq(pgq.drop_queue('qdyn'), 1, 'drop qdyn');
+
+-- past a dozen queues both producer functions pin their queue lookup to
+-- the index (an analyzed pgq.queue would otherwise be read row by row)
+create function pg_temp.seqscan_pinned() returns text language sql as $$
+    select string_agg(coalesce(array_to_string(proconfig, ' ') like '%enable_seqscan=off%', false)::text, ',' order by pronargs)
+      from pg_proc where oid in ('pgq.insert_event(text,text,text)'::regprocedure,
+                                 'pgq.insert_event(text,text,text,text,text,text,text)'::regprocedure)
+$$;
+select pg_temp.eq(pg_temp.seqscan_pinned(), 'false,false', 'few queues: planner chooses');
+select count(pgq.create_queue('qmany_' || i)) from generate_series(1, 13 - (select count(*) from pgq.queue)::int) i;
+select pg_temp.eq(pg_temp.seqscan_pinned(), 'true,true', 'thirteen queues: index lookup');
+analyze pgq.queue;
+select pg_temp.eq(pgq.insert_event('qmany_1', 'tm', 'dm') > 0, true, 'insert_event with many queues');
+select pg_temp.eq(pg_temp.stored_events('qmany_1', $$ev_type || '/' || ev_data$$), 'tm/dm', 'event in its queue');
+select count(pgq.drop_queue(queue_name)) from pgq.queue where queue_name like 'qmany\_%';
+select pg_temp.eq(pg_temp.seqscan_pinned(), 'false,false', 'back to few queues');
 
 -- drop
 select pg_temp.expect_error($$select pgq.drop_queue('qa')$$, 'cannot drop queue, consumers still attached');
