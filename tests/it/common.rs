@@ -13,6 +13,17 @@ use tokio::time::timeout;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
+/// SQL that creates `queue` with the given `ticker_max_lag` and
+/// `ticker_idle_period` (PgQ interval texts) and registers `consumer` on it.
+pub(crate) fn queue_sql(queue: &str, max_lag: &str, idle: &str, consumer: &str) -> String {
+    format!(
+        "select pgq.create_queue('{queue}');
+         select pgq.set_queue_config('{queue}', 'ticker_max_lag', '{max_lag}');
+         select pgq.set_queue_config('{queue}', 'ticker_idle_period', '{idle}');
+         select pgq.register_consumer('{queue}', '{consumer}');"
+    )
+}
+
 /// Reads every batch ready now for `consumer` on `queue`, finishing each;
 /// returns the event payloads in delivery order.
 pub(crate) async fn read_batches(client: &Client, queue: &str, consumer: &str) -> Vec<String> {

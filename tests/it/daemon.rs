@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pgqd::tempcluster::{StopMode, TempCluster};
 
-use crate::common::{PATIENCE, Running, config_for, read_batches, wait_value};
+use crate::common::{PATIENCE, Running, config_for, queue_sql, read_batches, wait_value};
 
 fn last_tick(cluster: &TempCluster, db: &str, queue: &str) -> i64 {
     cluster
@@ -37,15 +37,7 @@ async fn wait_tick_after(cluster: &TempCluster, db: &str, queue: &str, after: i6
 /// Creates a queue with a consumer and a quick tick policy.
 fn make_queue(cluster: &TempCluster, db: &str, queue: &str) {
     cluster
-        .psql(
-            db,
-            &format!(
-                "select pgq.create_queue('{queue}');
-                 select pgq.set_queue_config('{queue}', 'ticker_max_lag', '0.1');
-                 select pgq.set_queue_config('{queue}', 'ticker_idle_period', '1');
-                 select pgq.register_consumer('{queue}', 'c1');"
-            ),
-        )
+        .psql(db, &queue_sql(queue, "0.1", "1", "c1"))
         .unwrap();
 }
 
@@ -277,11 +269,8 @@ async fn an_event_committed_after_its_tick_is_ticked_within_the_latency_bound() 
     cluster
         .psql(
             "db",
-            "select pgq.create_queue('q');
-             select pgq.set_queue_config('q', 'ticker_max_lag', '0.3');
-             select pgq.set_queue_config('q', 'ticker_idle_period', '1 hour');
-             select pgq.register_consumer('q', 'c1');
-             update pgq.tick set tick_time = tick_time - interval '1 hour';",
+            &(queue_sql("q", "0.3", "1 hour", "c1")
+                + "update pgq.tick set tick_time = tick_time - interval '1 hour';"),
         )
         .unwrap();
     let first = last_tick(&cluster, "db", "q");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use pgqd::tempcluster::TempCluster;
 use tokio_postgres::Client;
 
-use crate::common::{read_batches, tick};
+use crate::common::{queue_sql, read_batches, tick};
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -72,12 +72,7 @@ async fn read_all(client: &Client, consumer: &str) -> Vec<String> {
 async fn event_of_a_transaction_open_across_a_tick_is_not_left_behind() {
     let (cluster, admin) = engine_db().await;
     admin
-        .batch_execute(
-            "select pgq.create_queue('q');
-             select pgq.set_queue_config('q', 'ticker_max_lag', '0.2');
-             select pgq.set_queue_config('q', 'ticker_idle_period', '1 hour');
-             select pgq.register_consumer('q', 'c');",
-        )
+        .batch_execute(&queue_sql("q", "0.2", "1 hour", "c"))
         .await
         .unwrap();
     // Two idle ticks far apart make the original's idle rule back off.

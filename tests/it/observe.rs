@@ -9,7 +9,7 @@ use pgqd::tempcluster::{ClusterOptions, StopMode, TempCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{PATIENCE, Running, config_for, poll, read_batches};
+use crate::common::{PATIENCE, Running, config_for, poll, queue_sql, read_batches};
 
 /// Starts the HTTP endpoint for a running daemon on a free port.
 async fn serve(daemon: &Running) -> SocketAddr {
@@ -194,13 +194,7 @@ async fn a_quiet_database_is_looked_at_cheaply_and_still_ticks_what_comes() {
     cluster.create_database("app").unwrap();
     cluster.install_engine("app").unwrap();
     cluster
-        .psql(
-            "app",
-            "select pgq.create_queue('q');
-             select pgq.set_queue_config('q', 'ticker_max_lag', '0.2');
-             select pgq.set_queue_config('q', 'ticker_idle_period', '3600');
-             select pgq.register_consumer('q', 'c');",
-        )
+        .psql("app", &queue_sql("q", "0.2", "3600", "c"))
         .unwrap();
     // Long idle, as after a quiet night: the previous tick gap exceeds the
     // idle period, so the next idle tick (and the full read with it) is an
@@ -424,13 +418,7 @@ async fn check_sees_a_stopped_ticker_a_lagging_consumer_and_a_dead_server() {
     cluster.create_database("app").unwrap();
     cluster.install_engine("app").unwrap();
     cluster
-        .psql(
-            "app",
-            "select pgq.create_queue('orders');
-             select pgq.set_queue_config('orders', 'ticker_max_lag', '0.2');
-             select pgq.set_queue_config('orders', 'ticker_idle_period', '2');
-             select pgq.register_consumer('orders', 'billing');",
-        )
+        .psql("app", &queue_sql("orders", "0.2", "2", "billing"))
         .unwrap();
     let connstr = cluster.base_connstr();
     let base = ["--connstr", connstr.as_str()];
