@@ -16,8 +16,7 @@ ir() {  # $1 database, $2 statements after the first
         printf "select pgq.insert_event('bq', 'type', 'payload data for one event');\n\n" >> "$f"
         i=$((i + 1))
     done
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/postgres" --single -D "$DATA" -j -c fsync=off "$1" < "$f" 2>&1 |
-        sed -n 's/.*refs: *//p' | tr -d ','
+    "$(dirname "$0")/callgrind_refs.sh" "$DATA" "$BIN" "$1" < "$f"
 }
 c=$(( ( $(ir bench_c "$N") - $(ir bench_c 0) ) / N ))
 o=$(( ( $(ir bench_ours "$N") - $(ir bench_ours 0) ) / N ))

@@ -14,8 +14,7 @@ DATA=$1; shift; BIN=${BIN:-/usr/lib/postgresql/15/bin}; CALLS=2000
 dir=$(mktemp -d)
 ir() {  # $1 database, $2 queue, $3 calls
     printf "do \$\$ declare v int8; begin for i in 1..%s loop v := pgq.insert_event('%s', 't', 'payload data for one event'); end loop; end \$\$;\n" "$3" "$2" > "$dir/loop.sql"
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/postgres" --single -D "$DATA" -j -c fsync=off "$1" < "$dir/loop.sql" 2>&1 |
-        sed -n 's/.*refs: *//p' | tr -d ','
+    "$(dirname "$0")/callgrind_refs.sh" "$DATA" "$BIN" "$1" < "$dir/loop.sql"
 }
 for n in "$@"; do
     q=$(printf 'q%04d' "$n")

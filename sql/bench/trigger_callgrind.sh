@@ -16,8 +16,7 @@ ir() {  # $1 database, $2 table, $3 statements after the warm-up one
         printf "insert into %s (c1, c2, c3, c4, c5, c6, c7, c8, c9) select i, 'hello world', 'abc', now(), true, 12.5, 123456789, 'x&y', current_date from generate_series(1, %s) i;\n\n" "$2" "$ROWS" >> "$f"
         i=$((i + 1))
     done
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/postgres" --single -D "$DATA" -j -c fsync=off "$1" < "$f" 2>&1 |
-        sed -n 's/.*refs: *//p' | tr -d ','
+    "$(dirname "$0")/callgrind_refs.sh" "$DATA" "$BIN" "$1" < "$f"
 }
 for db in trg_c trg_ours; do
     base=$(( $(ir "$db" trg_none "$STMTS") - $(ir "$db" trg_none 0) ))
